@@ -1,0 +1,481 @@
+//! ingest: one extract (zip or folder) → one snapshot folder.
+//!
+//! Input: an [`Extract`] and its [`Meta`]. Output, in `out` (a temporary folder the caller renames
+//! into place): `<table>.parquet` (zstd) for the seven data tables, `rejects.parquet`,
+//! `manifest.json`. Invariants: every data row of every file is either written or rejected, with
+//! its line and a reason (rows_read = rows_written + rows_rejected, per table); the first row of a
+//! duplicated key is kept; child rows of entities missing from the extract are kept and counted.
+//!
+//! Per table, a reader thread inflates, hashes and tokenizes (csv `ByteRecord`s, recycled) while
+//! the calling thread types the rows into Arrow arrays and encodes Parquet.
+
+mod keys;
+mod rejects;
+mod typing;
+
+pub use keys::KeySet;
+pub use rejects::Reject;
+
+use crate::kbo::{self, Extract, Meta, TableDef};
+use crate::progress::Progress;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{BufWriter, Read};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Extract(#[from] kbo::extract::Error),
+    #[error("{file}: line 1: the required column \"{column}\" is missing from the header; this is not a complete KBO extract (expected columns: {expected})")]
+    MissingColumn {
+        file: String,
+        column: String,
+        expected: String,
+    },
+    #[error("{file}: the file is empty (no header row); fetch the extract again")]
+    EmptyFile { file: String },
+    #[error("{file}: reading stopped near line {line}: {msg}; the extract is corrupt or truncated: fetch it again")]
+    Read {
+        file: String,
+        line: u64,
+        msg: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: writing Parquet: {msg}")]
+    Parquet { path: PathBuf, msg: String },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Per-table numbers in the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TableReport {
+    pub table: String,
+    pub file: String,
+    pub rows_read: u64,
+    pub rows_written: u64,
+    pub rows_rejected: u64,
+    pub input_bytes: u64,
+    pub input_sha256: String,
+    pub seconds: f64,
+    /// Child rows whose entity (or establishment/branch rows whose enterprise) is not in the extract.
+    pub orphan_rows: u64,
+    pub unknown_columns: Vec<String>,
+    pub missing_optional_columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub extract_number: u32,
+    pub snapshot_date: String,
+    pub extract_type: kbo::ExtractType,
+    pub extract_timestamp: String,
+    pub kbo_version: String,
+    pub source: String,
+    pub tool_version: String,
+    pub created_at: String,
+    pub tables: Vec<TableReport>,
+}
+
+/// Tuning knobs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Rows per batch handed from the tokenizer to the typing thread.
+    pub batch_rows: usize,
+    pub zstd_level: i32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            batch_rows: 32 * 1024,
+            zstd_level: 1,
+        }
+    }
+}
+
+/// Ingests every data table of a Full extract into `out`. Returns the manifest (also written to
+/// `out/manifest.json`) and the rejects (also in `out/rejects.parquet`).
+pub fn ingest_full(
+    extract: &Extract,
+    meta: &Meta,
+    out: &Path,
+    opts: &Options,
+    progress: &Progress,
+    now_rfc3339: &str,
+) -> Result<(Manifest, Vec<Reject>)> {
+    // Missing files fail before any work is done.
+    for t in &kbo::TABLES {
+        if !extract.has(t.file) {
+            return Err(kbo::extract::Error::MissingFile {
+                extract: extract.display_name(),
+                file: t.file.to_string(),
+            }
+            .into());
+        }
+    }
+    let mut keys = KeySet::new();
+    let mut reports = Vec::new();
+    let mut all_rejects = Vec::new();
+    for t in &kbo::TABLES {
+        let (report, rejects) = ingest_table(
+            extract,
+            t,
+            t.file,
+            &out.join(format!("{}.parquet", t.name)),
+            &mut keys,
+            meta,
+            opts,
+            progress,
+        )?;
+        all_rejects.extend(rejects);
+        reports.push(report);
+    }
+    rejects::write(
+        &out.join("rejects.parquet"),
+        meta.extract_number,
+        &all_rejects,
+    )?;
+    let manifest = Manifest {
+        extract_number: meta.extract_number,
+        snapshot_date: kbo::date::format_iso(meta.snapshot_date),
+        extract_type: meta.extract_type,
+        extract_timestamp: meta.extract_timestamp.clone(),
+        kbo_version: meta.version.clone(),
+        source: extract.display_name(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: now_rfc3339.to_string(),
+        tables: reports,
+    };
+    write_manifest(out, &manifest)?;
+    Ok((manifest, all_rejects))
+}
+
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join("manifest.json");
+    let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Io {
+        path,
+        source: e.into(),
+    })
+}
+
+pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
+    let path = dir.join("manifest.json");
+    let json = serde_json::to_vec_pretty(m).map_err(|e| Error::Io {
+        path: path.clone(),
+        source: e.into(),
+    })?;
+    std::fs::write(&path, json).map_err(|source| Error::Io { path, source })
+}
+
+/// What the reader thread sends.
+enum Msg {
+    Header(Vec<String>),
+    Batch(Vec<csv::ByteRecord>, usize),
+    Done { sha256: String, bytes: u64 },
+    Failed { line: u64, msg: String },
+}
+
+/// Reads `file` of the extract: hashes the bytes, tokenizes, and sends batches of up to
+/// `batch_rows` records; empty batches come back through `recycle` for reuse.
+fn read_file(
+    mut src: &mut dyn Read,
+    batch_rows: usize,
+    tx: &SyncSender<Msg>,
+    recycle: &Receiver<Vec<csv::ByteRecord>>,
+    pb: &indicatif::ProgressBar,
+) {
+    struct Hashing<'a> {
+        inner: &'a mut dyn Read,
+        hash: Sha256,
+        bytes: u64,
+    }
+    impl Read for Hashing<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.hash.update(&buf[..n]);
+            self.bytes += n as u64;
+            Ok(n)
+        }
+    }
+    let hashing = Hashing {
+        inner: &mut src,
+        hash: Sha256::new(),
+        bytes: 0,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(hashing);
+    let mut header = csv::ByteRecord::new();
+    match rdr.read_byte_record(&mut header) {
+        Ok(true) => {
+            let h = header
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            if tx.send(Msg::Header(h)).is_err() {
+                return;
+            }
+        }
+        Ok(false) => {
+            let _ = tx.send(Msg::Header(Vec::new()));
+            return;
+        }
+        Err(e) => {
+            let _ = tx.send(Msg::Failed {
+                line: 1,
+                msg: e.to_string(),
+            });
+            return;
+        }
+    }
+    let mut last_byte = 0u64;
+    loop {
+        let mut batch = recycle.try_recv().unwrap_or_default();
+        let mut n = 0;
+        while n < batch_rows {
+            if n == batch.len() {
+                batch.push(csv::ByteRecord::new());
+            }
+            match rdr.read_byte_record(&mut batch[n]) {
+                Ok(true) => n += 1,
+                Ok(false) => break,
+                Err(e) => {
+                    let line = rdr.position().line();
+                    let _ = tx.send(Msg::Failed {
+                        line,
+                        msg: e.to_string(),
+                    });
+                    return;
+                }
+            }
+        }
+        let byte = rdr.position().byte();
+        pb.inc(byte - last_byte);
+        last_byte = byte;
+        if n > 0 && tx.send(Msg::Batch(batch, n)).is_err() {
+            return;
+        }
+        if n < batch_rows {
+            break;
+        }
+    }
+    let hashing = rdr.into_inner();
+    let sha256 = hashing
+        .hash
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let _ = tx.send(Msg::Done {
+        sha256,
+        bytes: hashing.bytes,
+    });
+}
+
+/// Ingests one file of the extract into one Parquet file.
+#[allow(clippy::too_many_arguments)]
+pub fn ingest_table(
+    extract: &Extract,
+    def: &'static TableDef,
+    file: &str,
+    out: &Path,
+    keys: &mut KeySet,
+    meta: &Meta,
+    opts: &Options,
+    progress: &Progress,
+) -> Result<(TableReport, Vec<Reject>)> {
+    let started = Instant::now();
+    let location = extract.locate(file);
+    let pb = progress.bytes(def.name, extract.size(file).unwrap_or(0));
+    let (tx, rx) = sync_channel::<Msg>(4);
+    let (recycle_tx, recycle_rx) = sync_channel::<Vec<csv::ByteRecord>>(8);
+    let batch_rows = opts.batch_rows.max(1);
+
+    let result = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let pb = pb.clone();
+            extract.with_reader(file, move |r| {
+                read_file(r, batch_rows, &tx, &recycle_rx, &pb)
+            })
+        });
+        let consumed = consume(
+            def,
+            file,
+            &location,
+            out,
+            keys,
+            meta,
+            opts,
+            &rx,
+            &recycle_tx,
+        );
+        drop(rx); // stops the reader early if we failed
+        let read = reader.join();
+        match read {
+            Ok(Ok(())) => consumed,
+            Ok(Err(e)) => consumed.and(Err(e.into())),
+            Err(_) => consumed.and(Err(Error::Read {
+                file: location.clone(),
+                line: 0,
+                msg: "the reader thread panicked".into(),
+            })),
+        }
+    });
+    pb.finish_and_clear();
+    let (mut report, rejects) = result?;
+    report.seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        table = def.name,
+        rows_read = report.rows_read,
+        rows_written = report.rows_written,
+        rows_rejected = report.rows_rejected,
+        orphan_rows = report.orphan_rows,
+        seconds = format!("{:.2}", report.seconds),
+        "table ingested"
+    );
+    for c in &report.unknown_columns {
+        tracing::warn!(file = %location, column = %c, "unknown extra column ignored");
+    }
+    for c in &report.missing_optional_columns {
+        tracing::warn!(file = %location, column = %c, "optional column absent: written as NULL");
+    }
+    Ok((report, rejects))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn consume(
+    def: &'static TableDef,
+    file: &str,
+    location: &str,
+    out: &Path,
+    keys: &mut KeySet,
+    meta: &Meta,
+    opts: &Options,
+    rx: &Receiver<Msg>,
+    recycle: &SyncSender<Vec<csv::ByteRecord>>,
+) -> Result<(TableReport, Vec<Reject>)> {
+    let header = match rx.recv() {
+        Ok(Msg::Header(h)) if !h.is_empty() => h,
+        Ok(Msg::Header(_)) => {
+            return Err(Error::EmptyFile {
+                file: location.to_string(),
+            })
+        }
+        Ok(Msg::Failed { line, msg }) => {
+            return Err(Error::Read {
+                file: location.to_string(),
+                line,
+                msg,
+            })
+        }
+        // The reader ended without a header: its own error is reported by the caller.
+        _ => {
+            return Err(Error::EmptyFile {
+                file: location.to_string(),
+            })
+        }
+    };
+    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+    let binding = kbo::bind(def.columns, &header_refs).map_err(|column| Error::MissingColumn {
+        file: location.to_string(),
+        column,
+        expected: def
+            .columns
+            .iter()
+            .map(|c| c.header)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })?;
+    let schema = typing::schema(def);
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(opts.zstd_level).unwrap_or_default(),
+        ))
+        .set_max_row_group_row_count(Some(1 << 20))
+        .set_created_by(format!("bce {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let fh = File::create(out).map_err(|source| Error::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let pq = |e: parquet::errors::ParquetError| Error::Parquet {
+        path: out.to_path_buf(),
+        msg: e.to_string(),
+    };
+    let mut writer = ArrowWriter::try_new(
+        BufWriter::with_capacity(1 << 20, fh),
+        schema.clone(),
+        Some(props),
+    )
+    .map_err(pq)?;
+    let mut typer = typing::Typer::new(def, &binding, file, meta.extract_number);
+    let mut done = None;
+    for msg in rx.iter() {
+        match msg {
+            Msg::Batch(records, n) => {
+                let batch = typer
+                    .type_batch(&records[..n], keys, schema.clone())
+                    .map_err(|e| Error::Parquet {
+                        path: out.to_path_buf(),
+                        msg: e.to_string(),
+                    })?;
+                writer.write(&batch).map_err(pq)?;
+                let _ = recycle.try_send(records);
+            }
+            Msg::Done { sha256, bytes } => done = Some((sha256, bytes)),
+            Msg::Failed { line, msg } => {
+                return Err(Error::Read {
+                    file: location.to_string(),
+                    line,
+                    msg,
+                })
+            }
+            Msg::Header(_) => {}
+        }
+    }
+    // No Done message: the reader failed (its error is joined by the caller) — publish nothing.
+    let Some((sha256, bytes)) = done else {
+        return Err(Error::Read {
+            file: location.to_string(),
+            line: typer.last_line,
+            msg: "input ended unexpectedly".into(),
+        });
+    };
+    let meta_out = writer.close().map_err(pq)?;
+    let (stats, rejects) = typer.finish();
+    debug_assert_eq!(meta_out.file_metadata().num_rows() as u64, stats.written);
+    Ok((
+        TableReport {
+            table: def.name.to_string(),
+            file: file.to_string(),
+            rows_read: stats.read,
+            rows_written: meta_out.file_metadata().num_rows() as u64,
+            rows_rejected: rejects.len() as u64,
+            input_bytes: bytes,
+            input_sha256: sha256,
+            seconds: 0.0,
+            orphan_rows: stats.orphans,
+            unknown_columns: binding.unknown_columns.clone(),
+            missing_optional_columns: binding.missing_optional.clone(),
+        },
+        rejects,
+    ))
+}

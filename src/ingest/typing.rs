@@ -1,0 +1,239 @@
+//! Rows → typed Arrow columns. Every field of a row is checked before any is appended, so a rejected
+//! row leaves no trace in the batch.
+
+use super::keys::KeySet;
+use super::rejects::{raw_text, Reject};
+use crate::kbo::{self, number, Binding, ColType, TableDef};
+use duckdb::arrow::array::{ArrayRef, Date32Builder, StringBuilder};
+use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use duckdb::arrow::error::ArrowError;
+use duckdb::arrow::record_batch::RecordBatch;
+use std::sync::Arc;
+
+/// Arrow schema of a table's Parquet file: the columns of its definition (+ `vat_number` for
+/// enterprise). Entity columns are non-nullable strings in display form; dates are Date32.
+pub fn schema(def: &TableDef) -> SchemaRef {
+    let mut fields: Vec<Field> = def
+        .columns
+        .iter()
+        .map(|c| {
+            let ty = if c.ty == ColType::Date {
+                DataType::Date32
+            } else {
+                DataType::Utf8
+            };
+            Field::new(c.name, ty, c.nullable)
+        })
+        .collect();
+    if def.name == "enterprise" {
+        fields.push(Field::new("vat_number", DataType::Utf8, false));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+enum Builder {
+    Str(StringBuilder),
+    Date(Date32Builder),
+}
+
+pub struct Stats {
+    pub read: u64,
+    pub written: u64,
+    pub orphans: u64,
+}
+
+pub struct Typer<'a> {
+    def: &'static TableDef,
+    binding: &'a Binding,
+    file: String,
+    extract_number: u32,
+    rejects: Vec<Reject>,
+    stats: Stats,
+    pub last_line: u64,
+}
+
+/// A checked field, ready to append.
+#[derive(Clone, Copy)]
+enum Val<'r> {
+    Null,
+    Str(&'r str),
+    Date(i32),
+}
+
+impl<'a> Typer<'a> {
+    pub fn new(
+        def: &'static TableDef,
+        binding: &'a Binding,
+        file: &str,
+        extract_number: u32,
+    ) -> Self {
+        Typer {
+            def,
+            binding,
+            file: file.to_string(),
+            extract_number,
+            rejects: Vec::new(),
+            stats: Stats {
+                read: 0,
+                written: 0,
+                orphans: 0,
+            },
+            last_line: 0,
+        }
+    }
+
+    /// Checks one field; `Err` is the reject reason.
+    fn check<'r>(&self, ci: usize, v: &'r [u8], keys: &KeySet) -> Result<(Val<'r>, bool), String> {
+        let c = &self.def.columns[ci];
+        if v.is_empty() {
+            return if c.nullable {
+                Ok((Val::Null, false))
+            } else {
+                Err(format!("column {}: value missing", c.header))
+            };
+        }
+        let s = std::str::from_utf8(v).map_err(|e| {
+            format!(
+                "column {}: invalid UTF-8 at byte {} of the value",
+                c.header,
+                e.valid_up_to()
+            )
+        })?;
+        let orphan = |n: u64| !keys.contains(n);
+        match c.ty {
+            ColType::Number(kind) => {
+                let n = number::parse(v, Some(kind))
+                    .map_err(|e| format!("column {}: {s:?}: {e}", c.header))?;
+                // For owner tables, column 0 is the table's own key; the others point to an enterprise.
+                Ok((Val::Str(s), ci > 0 && orphan(n)))
+            }
+            ColType::EntityNumber => {
+                let n = number::parse(v, None)
+                    .map_err(|e| format!("column {}: {s:?}: {e}", c.header))?;
+                Ok((Val::Str(s), orphan(n)))
+            }
+            ColType::Date => kbo::date::parse_dmy(v)
+                .map(|d| (Val::Date(d), false))
+                .ok_or_else(|| {
+                    format!("column {}: {s:?} is not a valid dd-mm-yyyy date", c.header)
+                }),
+            ColType::Code | ColType::Text => Ok((Val::Str(s), false)),
+        }
+    }
+
+    fn reject(&mut self, line: u64, reason: String, rec: &csv::ByteRecord) {
+        self.rejects.push(Reject {
+            extract_number: self.extract_number,
+            table: self.def.name.to_string(),
+            file: self.file.clone(),
+            line,
+            reason,
+            raw: raw_text(rec),
+        });
+    }
+
+    /// Types a batch of records; rejected rows go to the reject list.
+    pub fn type_batch(
+        &mut self,
+        records: &[csv::ByteRecord],
+        keys: &mut KeySet,
+        schema: SchemaRef,
+    ) -> Result<RecordBatch, ArrowError> {
+        let ncols = self.def.columns.len();
+        let n = records.len();
+        let mut builders: Vec<Builder> = self
+            .def
+            .columns
+            .iter()
+            .map(|c| match c.ty {
+                ColType::Date => Builder::Date(Date32Builder::with_capacity(n)),
+                _ => Builder::Str(StringBuilder::with_capacity(n, n * 12)),
+            })
+            .collect();
+        let mut vat =
+            (self.def.name == "enterprise").then(|| StringBuilder::with_capacity(n, n * 12));
+        let mut vals: Vec<Val> = Vec::with_capacity(ncols);
+        for rec in records {
+            self.stats.read += 1;
+            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            self.last_line = line;
+            if rec.len() != self.binding.width {
+                let reason = format!(
+                    "the row has {} fields, the header has {}",
+                    rec.len(),
+                    self.binding.width
+                );
+                self.reject(line, reason, rec);
+                continue;
+            }
+            vals.clear();
+            let mut orphan = false;
+            let mut failed = None;
+            for ci in 0..ncols {
+                let v = self.binding.positions[ci]
+                    .and_then(|p| rec.get(p))
+                    .unwrap_or(b"");
+                match self.check(ci, v, keys) {
+                    Ok((val, o)) => {
+                        orphan |= o;
+                        vals.push(val);
+                    }
+                    Err(reason) => {
+                        failed = Some(reason);
+                        break;
+                    }
+                }
+            }
+            if let Some(reason) = failed {
+                self.reject(line, reason, rec);
+                continue;
+            }
+            if self.def.unique_key {
+                // Column 0 is checked and non-null: a valid display-form number.
+                let key = number::parse(
+                    rec.get(self.binding.positions[0].unwrap_or(0))
+                        .unwrap_or(b""),
+                    None,
+                )
+                .unwrap_or(0);
+                if !keys.insert(key) {
+                    let reason = format!(
+                        "column {}: duplicate key {} (the first row with this key is kept)",
+                        self.def.columns[0].header,
+                        number::display(key)
+                    );
+                    self.reject(line, reason, rec);
+                    continue;
+                }
+                if let Some(vat) = vat.as_mut() {
+                    vat.append_value(number::vat_number(key));
+                }
+            }
+            self.stats.orphans += orphan as u64;
+            self.stats.written += 1;
+            for (b, v) in builders.iter_mut().zip(&vals) {
+                match (b, *v) {
+                    (Builder::Str(b), Val::Str(s)) => b.append_value(s),
+                    (Builder::Str(b), _) => b.append_null(),
+                    (Builder::Date(b), Val::Date(d)) => b.append_value(d),
+                    (Builder::Date(b), _) => b.append_null(),
+                }
+            }
+        }
+        let mut cols: Vec<ArrayRef> = builders
+            .into_iter()
+            .map(|b| match b {
+                Builder::Str(mut b) => Arc::new(b.finish()) as ArrayRef,
+                Builder::Date(mut b) => Arc::new(b.finish()) as ArrayRef,
+            })
+            .collect();
+        if let Some(mut vat) = vat {
+            cols.push(Arc::new(vat.finish()));
+        }
+        RecordBatch::try_new(schema, cols)
+    }
+
+    pub fn finish(self) -> (Stats, Vec<Reject>) {
+        (self.stats, self.rejects)
+    }
+}

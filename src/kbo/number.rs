@@ -1,0 +1,157 @@
+//! KBO entity numbers: enterprise `0200.065.765`, establishment `2.000.000.339`, branch `9.000.006.626`.
+//!
+//! All three are 10 digits whose last two are `97 - (first 8 digits mod 97)` (Cookbook KBO Open Data;
+//! kbo-open-data.md "Numbers"). Enterprise numbers start with 0 or 1, establishment numbers with 2–8,
+//! branch ids with 9.
+
+use std::fmt;
+
+/// What kind of entity a 10-digit number designates, by its first digit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityKind {
+    Enterprise,
+    Establishment,
+    Branch,
+}
+
+/// Why a number was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumberError {
+    Format,
+    FirstDigit,
+    Checksum,
+}
+
+impl fmt::Display for NumberError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NumberError::Format => "bad format",
+            NumberError::FirstDigit => "wrong first digit for this kind of number",
+            NumberError::Checksum => "check digits are not 97 - (first 8 digits mod 97)",
+        })
+    }
+}
+
+/// The check digits for an 8-digit base.
+pub fn check_digits(base: u32) -> u32 {
+    97 - (base % 97)
+}
+
+/// True when the last two digits of a 10-digit number match its base (mod 97).
+pub fn mod97_ok(n: u64) -> bool {
+    let base = (n / 100) as u32;
+    (n % 100) as u32 == check_digits(base)
+}
+
+/// The full 10-digit number for an 8-digit base.
+pub fn with_check_digits(base: u32) -> u64 {
+    base as u64 * 100 + check_digits(base) as u64
+}
+
+pub fn kind_of(n: u64) -> EntityKind {
+    match n / 1_000_000_000 {
+        0 | 1 => EntityKind::Enterprise,
+        9 => EntityKind::Branch,
+        _ => EntityKind::Establishment,
+    }
+}
+
+/// Parses the KBO display form of a number of the given kind (`None` = any kind, as in the
+/// `EntityNumber` column of the child tables) and checks its check digits.
+pub fn parse(s: &[u8], expect: Option<EntityKind>) -> Result<u64, NumberError> {
+    let n = match s.len() {
+        12 => digits_with_dots(s, &[4, 8])?,
+        13 => digits_with_dots(s, &[1, 5, 9])?,
+        _ => return Err(NumberError::Format),
+    };
+    let kind = kind_of(n);
+    // 12 characters only for enterprise numbers, 13 only for the others.
+    if (s.len() == 12) != (kind == EntityKind::Enterprise) {
+        return Err(NumberError::FirstDigit);
+    }
+    if let Some(k) = expect {
+        if k != kind {
+            return Err(NumberError::FirstDigit);
+        }
+    }
+    if !mod97_ok(n) {
+        return Err(NumberError::Checksum);
+    }
+    Ok(n)
+}
+
+fn digits_with_dots(s: &[u8], dots: &[usize]) -> Result<u64, NumberError> {
+    let mut n: u64 = 0;
+    for (i, &b) in s.iter().enumerate() {
+        if dots.contains(&i) {
+            if b != b'.' {
+                return Err(NumberError::Format);
+            }
+        } else if b.is_ascii_digit() {
+            n = n * 10 + (b - b'0') as u64;
+        } else {
+            return Err(NumberError::Format);
+        }
+    }
+    Ok(n)
+}
+
+/// The KBO display form: `0200.065.765` for enterprises, `2.000.000.339` for the others.
+pub fn display(n: u64) -> String {
+    let d = format!("{n:010}");
+    if kind_of(n) == EntityKind::Enterprise {
+        format!("{}.{}.{}", &d[0..4], &d[4..7], &d[7..10])
+    } else {
+        format!("{}.{}.{}.{}", &d[0..1], &d[1..4], &d[4..7], &d[7..10])
+    }
+}
+
+/// The VAT number of an enterprise: `BE` + its 10 digits (vat.md).
+pub fn vat_number(n: u64) -> String {
+    format!("BE{n:010}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn real_numbers() {
+        assert_eq!(parse(b"0200.065.765", None), Ok(200065765));
+        assert_eq!(
+            parse(b"0200.065.765", Some(EntityKind::Enterprise)),
+            Ok(200065765)
+        );
+        assert_eq!(
+            parse(b"2.000.000.339", Some(EntityKind::Establishment)),
+            Ok(2000000339)
+        );
+        assert_eq!(
+            parse(b"9.000.006.626", Some(EntityKind::Branch)),
+            Ok(9000006626)
+        );
+        assert_eq!(parse(b"1001.686.633", None), Ok(1001686633));
+        assert_eq!(parse(b"0200.065.766", None), Err(NumberError::Checksum));
+        assert_eq!(parse(b"0200065765", None), Err(NumberError::Format));
+        assert_eq!(
+            parse(b"2.000.000.339", Some(EntityKind::Enterprise)),
+            Err(NumberError::FirstDigit)
+        );
+        assert_eq!(parse(b"2000.000.339", None), Err(NumberError::FirstDigit));
+        assert_eq!(parse(b"0200.O65.765", None), Err(NumberError::Format));
+    }
+
+    proptest! {
+        #[test]
+        fn display_then_parse_round_trips(base in 0u32..100_000_000) {
+            let n = with_check_digits(base);
+            prop_assert_eq!(parse(display(n).as_bytes(), Some(kind_of(n))), Ok(n));
+        }
+
+        #[test]
+        fn parse_never_panics(s in proptest::collection::vec(any::<u8>(), 0..16)) {
+            let _ = parse(&s, None);
+        }
+    }
+}

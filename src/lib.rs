@@ -1,0 +1,17 @@
+//! `bce`: KBO/BCE Open Data → validated Parquet snapshot → DuckDB warehouse.
+//!
+//! Stages (one module each, talking through files): [`ingest`] (extract → snapshot), [`reference`]
+//! (code.csv → reference tables), [`warehouse`] (snapshot → DuckDB file), [`generate`] (synthetic
+//! extracts). Shared pure modules: [`kbo`] (the format), [`vat`]. [`run`] alone knows the order.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod generate;
+pub mod ingest;
+pub mod kbo;
+pub mod parquet_io;
+pub mod progress;
+pub mod reference;
+pub mod run;
+pub mod vat;
+pub mod warehouse;

@@ -1,0 +1,98 @@
+//! The `bce` command line: parses arguments, calls the library, maps outcomes to exit codes
+//! (0 done or nothing to do, 1 the data failed a check, 2 usage, I/O or internal error).
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bce",
+    version,
+    about = "Belgian company register (KBO/BCE Open Data) → Parquet snapshot → DuckDB warehouse"
+)]
+pub struct Cli {
+    /// Log lines as text or JSON (one object per line, on stderr).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "BCE_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+    /// More detail in the logs, and the effective configuration.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PipelineArgs {
+    /// Output folder (warehouse.duckdb, snapshots/, reference/).
+    #[arg(long, env = "BCE_OUT", default_value = "warehouse")]
+    pub out: PathBuf,
+    /// Rebuild even if this extract number is already published.
+    #[arg(long)]
+    pub force: bool,
+    /// Validate and report; publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Largest share of a table's rows that may be rejected before the run fails (exit 1).
+    #[arg(long, env = "BCE_MAX_REJECTS", default_value_t = 0.001)]
+    pub max_rejects: f64,
+    /// DuckDB memory limit while building the warehouse.
+    #[arg(long, env = "BCE_MEMORY_LIMIT", default_value = "1GB")]
+    pub memory_limit: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// The nightly job: ingest → publish DIR/warehouse.duckdb.
+    Run {
+        /// A KBO extract: KboOpenData_…_Full.zip, or a folder of its CSV files.
+        extract: PathBuf,
+        #[command(flatten)]
+        args: PipelineArgs,
+    },
+    /// Extract → snapshot (Parquet) + reference tables, without the warehouse.
+    Ingest {
+        extract: PathBuf,
+        #[command(flatten)]
+        args: PipelineArgs,
+    },
+    /// Publish the warehouse from the latest snapshot.
+    Load {
+        #[command(flatten)]
+        args: PipelineArgs,
+    },
+    /// Write a synthetic KBO Full extract.
+    Generate(cli::generate::Args),
+    /// Belgian VAT numbers.
+    Vat {
+        #[command(subcommand)]
+        command: cli::vat::Command,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let progress = cli::init_logging(&cli);
+    match cli::dispatch(&cli, &progress) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

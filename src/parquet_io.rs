@@ -1,0 +1,25 @@
+//! Small shared Parquet helpers (zstd, one writer per file).
+
+use duckdb::arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use std::path::Path;
+
+/// Writes record batches (all with the first batch's schema) to one zstd Parquet file.
+pub fn write_batches(path: &Path, batches: &[RecordBatch]) -> Result<(), String> {
+    let Some(first) = batches.first() else {
+        return Err("no batch to write".into());
+    };
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_created_by(format!("bce {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let fh = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut w = ArrowWriter::try_new(fh, first.schema(), Some(props)).map_err(|e| e.to_string())?;
+    for b in batches {
+        w.write(b).map_err(|e| e.to_string())?;
+    }
+    w.close().map_err(|e| e.to_string())?;
+    Ok(())
+}

@@ -1,0 +1,666 @@
+//! run: the orchestration — the only place that knows the order of the stages.
+//!
+//! `bce run` = ingest → reference → warehouse build → reconciliation → publish, all staged in
+//! `DIR/.staging-<n>-<pid>/` and moved into place at the end (the warehouse rename last: it is the
+//! commit point). `bce ingest` stops after publishing the snapshot and reference tables; `bce load`
+//! starts from the latest published snapshot. A failure at any point leaves the published files as
+//! they were; a data check failure (rejects over the threshold, a reconciliation mismatch) keeps
+//! what the operator needs to see under `DIR/failed/`.
+
+use crate::clock::Clock;
+use crate::ingest::{self, Manifest, TableReport};
+use crate::kbo::{self, Extract, ExtractType, Meta};
+use crate::progress::Progress;
+use crate::reference;
+use crate::warehouse::{self, RunRecord};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Extract(#[from] kbo::extract::Error),
+    #[error(transparent)]
+    Ingest(#[from] ingest::Error),
+    #[error(transparent)]
+    Reference(#[from] reference::Error),
+    #[error(transparent)]
+    Warehouse(#[from] warehouse::Error),
+    #[error("{file}: {msg}; the extract is not a valid KBO extract")]
+    Meta { file: String, msg: String },
+    #[error("{extract} is an Update extract (number {number}); applying Updates is not supported yet: run a Full extract")]
+    UpdateNotSupported { extract: String, number: u32 },
+    #[error("{path}: another bce process is working on this folder (it holds the lock); wait for it to finish")]
+    Locked { path: PathBuf },
+    #[error("{path}: no published snapshot to load; run `bce ingest EXTRACT --out {out}` first")]
+    NoSnapshot { path: PathBuf, out: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// ingest + load (`bce run`).
+    Run,
+    /// snapshot + reference only (`bce ingest`).
+    Ingest,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub out: PathBuf,
+    pub force: bool,
+    pub dry_run: bool,
+    /// Largest share of a table's rows that may be rejected (0.001 = 0.1 %).
+    pub max_rejects: f64,
+    /// DuckDB memory limit for the warehouse build.
+    pub memory_limit: String,
+    pub ingest: ingest::Options,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Published,
+    NothingToDo,
+    DryRun,
+    FailedCheck,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub status: Status,
+    pub extract_number: u32,
+    pub snapshot_date: String,
+    pub extract_type: String,
+    pub tables: Vec<TableReport>,
+    pub reference_rows: BTreeMap<String, u64>,
+    /// Why the data failed a check (empty when it passed).
+    pub problems: Vec<String>,
+    pub seconds: f64,
+    pub warehouse: Option<PathBuf>,
+    /// Where the rejects of a failed run were kept.
+    pub kept_at: Option<PathBuf>,
+    /// Seconds per step (ingest, reference, warehouse, publish).
+    pub steps: BTreeMap<String, f64>,
+}
+
+impl Summary {
+    pub fn exit_code(&self) -> u8 {
+        if self.status == Status::FailedCheck {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Holds `DIR/.lock` for the life of a run (released when dropped, or by the OS if killed).
+struct Lock(#[allow(dead_code)] fs::File);
+
+fn lock(out: &Path) -> Result<Lock> {
+    let path = out.join(".lock");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    match f.try_lock() {
+        Ok(()) => Ok(Lock(f)),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::Locked { path }),
+        Err(fs::TryLockError::Error(e)) => Err(Error::Io { path, source: e }),
+    }
+}
+
+pub fn read_meta(extract: &Extract) -> Result<Meta> {
+    let bytes = extract.read_all("meta.csv")?;
+    kbo::meta::parse(&bytes).map_err(|msg| Error::Meta {
+        file: extract.locate("meta.csv"),
+        msg,
+    })
+}
+
+/// Removes staging folders left by runs that were killed (we hold the lock, so none is live).
+fn clean_stale(out: &Path) {
+    for dir in [out.to_path_buf(), out.join("snapshots")] {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".staging-")
+                || name.starts_with(".old-")
+                || name.ends_with(".duckdb.tmp")
+            {
+                let _ = fs::remove_dir_all(e.path()).or_else(|_| fs::remove_file(e.path()));
+            }
+        }
+    }
+}
+
+/// Replaces `dest` (a folder) by `src`: the old one is moved aside, then removed.
+fn replace_dir(src: &Path, dest: &Path) -> Result<()> {
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(io(parent))?;
+    let old = parent.join(format!(
+        ".old-{}-{}",
+        dest.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let had_old = dest.exists();
+    if had_old {
+        fs::rename(dest, &old).map_err(io(dest))?;
+    }
+    fs::rename(src, dest).map_err(io(dest))?;
+    if had_old {
+        let _ = fs::remove_dir_all(&old);
+    }
+    Ok(())
+}
+
+fn append_run(out: &Path, r: &RunRecord) -> Result<()> {
+    let path = out.join("runs.jsonl");
+    let mut line = serde_json::to_string(r).map_err(|e| Error::Io {
+        path: path.clone(),
+        source: e.into(),
+    })?;
+    line.push('\n');
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    // One write call: a line is appended whole or not at all.
+    f.write_all(line.as_bytes()).map_err(io(&path))
+}
+
+/// The run history (lines that cannot be read are skipped with a warning).
+pub fn read_runs(out: &Path) -> Vec<RunRecord> {
+    let Ok(text) = fs::read_to_string(out.join("runs.jsonl")) else {
+        return Vec::new();
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .filter_map(|(i, l)| match serde_json::from_str(l) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(line = i + 1, error = %e, "runs.jsonl: unreadable line skipped");
+                None
+            }
+        })
+        .collect()
+}
+
+fn record(
+    run_id: &str,
+    meta_manifest: &Manifest,
+    started_at: &str,
+    finished_at: &str,
+    status: &str,
+) -> RunRecord {
+    let per = |f: fn(&TableReport) -> u64| {
+        meta_manifest
+            .tables
+            .iter()
+            .map(|t| (t.table.clone(), f(t)))
+            .collect()
+    };
+    RunRecord {
+        run_id: run_id.to_string(),
+        extract_number: meta_manifest.extract_number,
+        snapshot_date: meta_manifest.snapshot_date.clone(),
+        extract_type: meta_manifest.extract_type.as_str().to_string(),
+        started_at: started_at.to_string(),
+        finished_at: finished_at.to_string(),
+        status: status.to_string(),
+        rows_read: per(|t| t.rows_read),
+        rows_written: per(|t| t.rows_written),
+        rows_rejected: per(|t| t.rows_rejected),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+/// Tables whose rejects exceed the threshold.
+fn reject_problems(m: &Manifest, max: f64) -> Vec<String> {
+    m.tables
+        .iter()
+        .filter(|t| t.rows_rejected as f64 > max * t.rows_read as f64)
+        .map(|t| {
+            format!(
+                "{}: {} of {} rows rejected ({:.3} %), above the limit of {:.3} % (--max-rejects {})",
+                t.file,
+                t.rows_rejected,
+                t.rows_read,
+                100.0 * t.rows_rejected as f64 / t.rows_read.max(1) as f64,
+                100.0 * max,
+                max
+            )
+        })
+        .collect()
+}
+
+/// Every table: CSV data rows = Parquet rows + rejects = warehouse rows (warehouse.md).
+pub fn reconcile(
+    m: &Manifest,
+    snapshot: &Path,
+    reference: &reference::Report,
+    reference_dir: &Path,
+    counts: &BTreeMap<String, u64>,
+) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for t in &m.tables {
+        let pq = warehouse::parquet_rows(&snapshot.join(format!("{}.parquet", t.table)))?;
+        let wh = counts.get(&t.table).copied().unwrap_or(0);
+        let rej = counts
+            .get(&format!("rejects.{}", t.table))
+            .copied()
+            .unwrap_or(0);
+        if t.rows_read != pq + t.rows_rejected || pq != wh || rej != t.rows_rejected {
+            problems.push(format!(
+                "{}: {} data rows in {} but {} in Parquet + {} rejected ({} in the rejects table), {} in the warehouse",
+                t.table, t.rows_read, t.file, pq, t.rows_rejected, rej, wh
+            ));
+        }
+    }
+    let pq = warehouse::parquet_rows(&reference_dir.join("code.parquet"))?;
+    let wh = counts.get("code").copied().unwrap_or(0);
+    if reference.code_rows_read != pq || pq != wh {
+        problems.push(format!(
+            "code: {} data rows in code.csv, {} in Parquet, {} in the warehouse",
+            reference.code_rows_read, pq, wh
+        ));
+    }
+    Ok(problems)
+}
+
+/// Latest published snapshot folder (highest extract number with a manifest).
+pub fn latest_snapshot(out: &Path) -> Option<(u32, PathBuf)> {
+    fs::read_dir(out.join("snapshots"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let n: u32 = e.file_name().to_str()?.parse().ok()?;
+            e.path()
+                .join("manifest.json")
+                .is_file()
+                .then(|| (n, e.path()))
+        })
+        .max_by_key(|(n, _)| *n)
+}
+
+/// `bce run` / `bce ingest` on one extract.
+pub fn run_extract(
+    extract_path: &Path,
+    cfg: &Config,
+    mode: Mode,
+    clock: &dyn Clock,
+    progress: &Progress,
+) -> Result<Summary> {
+    let t0 = Instant::now();
+    let started_at = clock.now_rfc3339();
+    let run_id = format!("run_{}_{}", clock.now(), std::process::id());
+    fs::create_dir_all(&cfg.out).map_err(io(&cfg.out))?;
+    let _lock = lock(&cfg.out)?;
+    let extract = Extract::open(extract_path)?;
+    let meta = read_meta(&extract)?;
+    tracing::info!(
+        extract = %extract.display_name(),
+        extract_number = meta.extract_number,
+        snapshot_date = %kbo::date::format_iso(meta.snapshot_date),
+        extract_type = meta.extract_type.as_str(),
+        "extract opened"
+    );
+    if meta.extract_type == ExtractType::Update {
+        return Err(Error::UpdateNotSupported {
+            extract: extract.display_name(),
+            number: meta.extract_number,
+        });
+    }
+    let live = cfg.out.join("warehouse.duckdb");
+    let already = match mode {
+        Mode::Run => {
+            warehouse::published(&live).is_some_and(|p| p.extract_number == meta.extract_number)
+        }
+        Mode::Ingest => cfg
+            .out
+            .join("snapshots")
+            .join(meta.extract_number.to_string())
+            .join("manifest.json")
+            .is_file(),
+    };
+    if already && !cfg.force && !cfg.dry_run {
+        tracing::info!(
+            extract_number = meta.extract_number,
+            "already published: nothing to do (use --force to rebuild)"
+        );
+        return Ok(Summary {
+            status: Status::NothingToDo,
+            extract_number: meta.extract_number,
+            snapshot_date: kbo::date::format_iso(meta.snapshot_date),
+            extract_type: meta.extract_type.as_str().into(),
+            tables: Vec::new(),
+            reference_rows: BTreeMap::new(),
+            problems: Vec::new(),
+            seconds: t0.elapsed().as_secs_f64(),
+            warehouse: Some(live),
+            kept_at: None,
+            steps: BTreeMap::new(),
+        });
+    }
+    clean_stale(&cfg.out);
+    let staging = cfg.out.join(format!(
+        ".staging-{}-{}",
+        meta.extract_number,
+        std::process::id()
+    ));
+    let result = staged(
+        &extract,
+        &meta,
+        cfg,
+        mode,
+        clock,
+        progress,
+        &staging,
+        &run_id,
+        &started_at,
+        t0,
+    );
+    let _ = fs::remove_dir_all(&staging);
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn staged(
+    extract: &Extract,
+    meta: &Meta,
+    cfg: &Config,
+    mode: Mode,
+    clock: &dyn Clock,
+    progress: &Progress,
+    staging: &Path,
+    run_id: &str,
+    started_at: &str,
+    t0: Instant,
+) -> Result<Summary> {
+    let mut steps = BTreeMap::new();
+    let snap = staging.join("snapshot");
+    let refdir = staging.join("reference");
+    fs::create_dir_all(&snap).map_err(io(&snap))?;
+
+    let t = Instant::now();
+    let (manifest, _rejects) = ingest::ingest_full(
+        extract,
+        meta,
+        &snap,
+        &cfg.ingest,
+        progress,
+        &clock.now_rfc3339(),
+    )?;
+    steps.insert("ingest".to_string(), t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let code = extract.read_all("code.csv")?;
+    let reference = reference::build(&code, &extract.locate("code.csv"), &refdir)?;
+    steps.insert("reference".to_string(), t.elapsed().as_secs_f64());
+
+    let mut summary = Summary {
+        status: Status::Published,
+        extract_number: meta.extract_number,
+        snapshot_date: manifest.snapshot_date.clone(),
+        extract_type: meta.extract_type.as_str().into(),
+        tables: manifest.tables.clone(),
+        reference_rows: reference.tables.clone(),
+        problems: reject_problems(&manifest, cfg.max_rejects),
+        seconds: 0.0,
+        warehouse: None,
+        kept_at: None,
+        steps,
+    };
+
+    let built = staging.join("warehouse.duckdb");
+    if mode == Mode::Run && summary.problems.is_empty() {
+        let t = Instant::now();
+        let sp = progress.spinner("warehouse");
+        let current = record(
+            run_id,
+            &manifest,
+            started_at,
+            &clock.now_rfc3339(),
+            if cfg.dry_run { "dry_run" } else { "published" },
+        );
+        let counts = warehouse::build(
+            &built,
+            &snap,
+            &refdir,
+            &read_runs(&cfg.out),
+            &current,
+            &cfg.memory_limit,
+        );
+        sp.finish_and_clear();
+        let counts = counts?;
+        summary
+            .steps
+            .insert("warehouse".to_string(), t.elapsed().as_secs_f64());
+        summary
+            .problems
+            .extend(reconcile(&manifest, &snap, &reference, &refdir, &counts)?);
+    }
+
+    let finish = |summary: &mut Summary, status: &str| -> Result<()> {
+        summary.seconds = t0.elapsed().as_secs_f64();
+        append_run(
+            &cfg.out,
+            &record(run_id, &manifest, started_at, &clock.now_rfc3339(), status),
+        )
+    };
+
+    if !summary.problems.is_empty() {
+        // Keep the rejects and the manifest where the operator can look at them; publish nothing.
+        let kept = cfg
+            .out
+            .join("failed")
+            .join(format!("{}-{}", meta.extract_number, clock.now()));
+        fs::create_dir_all(&kept).map_err(io(&kept))?;
+        for f in ["rejects.parquet", "manifest.json"] {
+            let _ = fs::rename(snap.join(f), kept.join(f));
+        }
+        summary.status = Status::FailedCheck;
+        summary.kept_at = Some(kept);
+        for p in &summary.problems {
+            tracing::error!(problem = %p, "data check failed: nothing published");
+        }
+        finish(&mut summary, "failed_check")?;
+        return Ok(summary);
+    }
+    if cfg.dry_run {
+        summary.status = Status::DryRun;
+        summary.seconds = t0.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
+
+    let t = Instant::now();
+    replace_dir(
+        &snap,
+        &cfg.out
+            .join("snapshots")
+            .join(meta.extract_number.to_string()),
+    )?;
+    replace_dir(&refdir, &cfg.out.join("reference"))?;
+    if mode == Mode::Run {
+        let live = cfg.out.join("warehouse.duckdb");
+        warehouse::publish(&built, &live)?;
+        summary.warehouse = Some(live);
+    }
+    summary
+        .steps
+        .insert("publish".to_string(), t.elapsed().as_secs_f64());
+    finish(
+        &mut summary,
+        if mode == Mode::Run {
+            "published"
+        } else {
+            "ingested"
+        },
+    )?;
+    Ok(summary)
+}
+
+/// `bce load`: publishes the warehouse from the latest published snapshot and reference tables.
+pub fn load(cfg: &Config, clock: &dyn Clock, progress: &Progress) -> Result<Summary> {
+    let t0 = Instant::now();
+    let started_at = clock.now_rfc3339();
+    let run_id = format!("run_{}_{}", clock.now(), std::process::id());
+    fs::create_dir_all(&cfg.out).map_err(io(&cfg.out))?;
+    let _lock = lock(&cfg.out)?;
+    let (n, snap) = latest_snapshot(&cfg.out).ok_or_else(|| Error::NoSnapshot {
+        path: cfg.out.join("snapshots"),
+        out: cfg.out.display().to_string(),
+    })?;
+    let manifest = ingest::read_manifest(&snap)?;
+    let refdir = cfg.out.join("reference");
+    let reference = reference::read_report(&refdir)?;
+    clean_stale(&cfg.out);
+    let built = cfg
+        .out
+        .join(format!(".staging-{n}-{}.duckdb.tmp", std::process::id()));
+    let current = record(
+        &run_id,
+        &manifest,
+        &started_at,
+        &clock.now_rfc3339(),
+        "published",
+    );
+    let sp = progress.spinner("warehouse");
+    let counts = warehouse::build(
+        &built,
+        &snap,
+        &refdir,
+        &read_runs(&cfg.out),
+        &current,
+        &cfg.memory_limit,
+    );
+    sp.finish_and_clear();
+    let result = counts
+        .map_err(Error::from)
+        .and_then(|counts| reconcile(&manifest, &snap, &reference, &refdir, &counts));
+    let problems = match result {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = fs::remove_file(&built);
+            return Err(e);
+        }
+    };
+    let mut summary = Summary {
+        status: Status::Published,
+        extract_number: n,
+        snapshot_date: manifest.snapshot_date.clone(),
+        extract_type: manifest.extract_type.as_str().into(),
+        tables: manifest.tables.clone(),
+        reference_rows: reference.tables.clone(),
+        problems,
+        seconds: 0.0,
+        warehouse: None,
+        kept_at: None,
+        steps: BTreeMap::new(),
+    };
+    if summary.problems.is_empty() && !cfg.dry_run {
+        let live = cfg.out.join("warehouse.duckdb");
+        warehouse::publish(&built, &live)?;
+        summary.warehouse = Some(live);
+    } else {
+        let _ = fs::remove_file(&built);
+        summary.status = if summary.problems.is_empty() {
+            Status::DryRun
+        } else {
+            Status::FailedCheck
+        };
+    }
+    summary.seconds = t0.elapsed().as_secs_f64();
+    let status = match summary.status {
+        Status::Published => "published",
+        Status::FailedCheck => "failed_check",
+        _ => "dry_run",
+    };
+    append_run(
+        &cfg.out,
+        &record(
+            &run_id,
+            &manifest,
+            &started_at,
+            &clock.now_rfc3339(),
+            status,
+        ),
+    )?;
+    Ok(summary)
+}
+
+/// The end-of-run summary for a person.
+pub fn render_summary(s: &Summary) -> String {
+    let mut out = String::new();
+    let verdict = match s.status {
+        Status::Published => "published",
+        Status::NothingToDo => "already published: nothing to do (use --force to rebuild)",
+        Status::DryRun => "dry run: validated, nothing published",
+        Status::FailedCheck => "FAILED a data check: nothing published",
+    };
+    out.push_str(&format!(
+        "extract {} ({} {}): {verdict}\n",
+        s.extract_number, s.extract_type, s.snapshot_date
+    ));
+    if !s.tables.is_empty() {
+        out.push_str(&format!(
+            "{:<14} {:>12} {:>12} {:>9} {:>9} {:>8}\n",
+            "table", "rows read", "written", "rejected", "orphans", "seconds"
+        ));
+        for t in &s.tables {
+            out.push_str(&format!(
+                "{:<14} {:>12} {:>12} {:>9} {:>9} {:>8.2}\n",
+                t.table, t.rows_read, t.rows_written, t.rows_rejected, t.orphan_rows, t.seconds
+            ));
+        }
+        let rej: u64 = s.tables.iter().map(|t| t.rows_rejected).sum();
+        let read: u64 = s.tables.iter().map(|t| t.rows_read).sum();
+        out.push_str(&format!(
+            "{:<14} {:>12} {:>12} {:>9}\n",
+            "total",
+            read,
+            read - rej,
+            rej
+        ));
+    }
+    for p in &s.problems {
+        out.push_str(&format!("problem: {p}\n"));
+    }
+    if let Some(k) = &s.kept_at {
+        out.push_str(&format!("rejects and manifest kept in {}\n", k.display()));
+    }
+    if let Some(w) = &s.warehouse {
+        out.push_str(&format!("warehouse: {}\n", w.display()));
+    }
+    let steps: Vec<String> = s
+        .steps
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.1}s"))
+        .collect();
+    out.push_str(&format!("time: {:.1}s ({})\n", s.seconds, steps.join(", ")));
+    out
+}

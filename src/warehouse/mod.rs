@@ -1,0 +1,243 @@
+//! warehouse: a snapshot folder + the reference folder + the run history → a DuckDB file.
+//!
+//! Input: `snapshots/<n>/` (Parquet + manifest + rejects), `reference/`, the run records.
+//! Output: a DuckDB file at a path the caller chooses (a temporary name beside the live warehouse),
+//! checkpointed and closed, so that [`publish`] can rename it over the live one atomically.
+//! Invariants: the live warehouse is never opened for writing; tables keep the snapshot's row order.
+
+use duckdb::Connection;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+static WAREHOUSE_SQL: &str = include_str!("../../pipelines/warehouse.sql");
+static COMPANIES_SQL: &str = include_str!("../../pipelines/companies.sql");
+
+/// The data tables loaded from a snapshot, and the reference tables.
+pub const SNAPSHOT_TABLES: [&str; 7] = [
+    "enterprise",
+    "establishment",
+    "branch",
+    "denomination",
+    "address",
+    "contact",
+    "activity",
+];
+pub const REFERENCE_TABLES: [&str; 5] = [
+    "code",
+    "nace_code",
+    "juridical_form",
+    "juridical_situation",
+    "activity_group",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: DuckDB: {source}")]
+    Db {
+        path: PathBuf,
+        source: duckdb::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// One run of the pipeline, as kept in `runs.jsonl` and the `runs` table (warehouse.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub extract_number: u32,
+    pub snapshot_date: String,
+    pub extract_type: String,
+    pub started_at: String,
+    pub finished_at: String,
+    /// published · noop · failed_check · failed · dry_run
+    pub status: String,
+    pub rows_read: BTreeMap<String, u64>,
+    pub rows_written: BTreeMap<String, u64>,
+    pub rows_rejected: BTreeMap<String, u64>,
+    pub tool_version: String,
+}
+
+/// What the warehouse says it holds (table `bce_info`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub extract_number: u32,
+    pub snapshot_date: String,
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Builds a warehouse file at `path` (which must not exist) from the snapshot and reference folders.
+pub fn build(
+    path: &Path,
+    snapshot: &Path,
+    reference: &Path,
+    runs: &[RunRecord],
+    current: &RunRecord,
+    memory_limit: &str,
+) -> Result<BTreeMap<String, u64>> {
+    let db = |source| Error::Db {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(db)?;
+    let tmp_dir = path.with_extension("tmpdir");
+    conn.execute_batch(&format!(
+        "SET memory_limit = {}; SET temp_directory = {}; SET enable_progress_bar = false;",
+        quote(memory_limit),
+        quote(&tmp_dir.to_string_lossy())
+    ))
+    .map_err(db)?;
+    let sql = WAREHOUSE_SQL
+        .replace("{snapshot}", &quote(&snapshot.to_string_lossy()))
+        .replace("{reference}", &quote(&reference.to_string_lossy()));
+    for stmt in statements(&sql).chain(statements(COMPANIES_SQL)) {
+        let t = std::time::Instant::now();
+        conn.execute_batch(stmt).map_err(db)?;
+        tracing::debug!(seconds = format!("{:.2}", t.elapsed().as_secs_f64()), sql = %stmt.lines().find(|l| !l.starts_with("--")).unwrap_or(""), "warehouse statement");
+    }
+    conn.execute_batch(
+        "CREATE TABLE runs (run_id VARCHAR, extract_number INTEGER, snapshot_date DATE, extract_type VARCHAR,
+            started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, rows_read JSON, rows_written JSON,
+            rows_rejected JSON, tool_version VARCHAR);
+         CREATE TABLE bce_info (extract_number INTEGER, snapshot_date DATE, extract_type VARCHAR,
+            published_at TIMESTAMP, run_id VARCHAR, tool_version VARCHAR);",
+    )
+    .map_err(db)?;
+    {
+        let mut ins = conn
+            .prepare("INSERT INTO runs VALUES (?, ?, CAST(? AS DATE), ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?, ?, ?)")
+            .map_err(db)?;
+        for r in runs.iter().chain(std::iter::once(current)) {
+            let js = |m: &BTreeMap<String, u64>| {
+                serde_json::to_string(m).unwrap_or_else(|_| "{}".into())
+            };
+            ins.execute(duckdb::params![
+                r.run_id,
+                r.extract_number,
+                r.snapshot_date,
+                r.extract_type,
+                r.started_at.trim_end_matches('Z'),
+                r.finished_at.trim_end_matches('Z'),
+                r.status,
+                js(&r.rows_read),
+                js(&r.rows_written),
+                js(&r.rows_rejected),
+                r.tool_version
+            ])
+            .map_err(db)?;
+        }
+        conn.execute(
+            "INSERT INTO bce_info VALUES (?, CAST(? AS DATE), ?, CAST(? AS TIMESTAMP), ?, ?)",
+            duckdb::params![
+                current.extract_number,
+                current.snapshot_date,
+                current.extract_type,
+                current.finished_at.trim_end_matches('Z'),
+                current.run_id,
+                current.tool_version
+            ],
+        )
+        .map_err(db)?;
+    }
+    let counts = table_counts(&conn).map_err(db)?;
+    conn.execute_batch("CHECKPOINT;").map_err(db)?;
+    conn.close().map_err(|(_, e)| db(e))?;
+    let _ = std::fs::remove_dir_all(&tmp_dir);
+    Ok(counts)
+}
+
+/// The statements of a SQL file (split on `;` at line ends; the files keep one statement per `;`).
+fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(";\n").map(str::trim).filter(|s| {
+        s.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+    })
+}
+
+/// Rows per table (data, rejects per table as `rejects.<table>`, reference).
+fn table_counts(conn: &Connection) -> duckdb::Result<BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    for t in SNAPSHOT_TABLES.iter().chain(REFERENCE_TABLES.iter()) {
+        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
+        out.insert(t.to_string(), n as u64);
+    }
+    let mut st = conn.prepare("SELECT table_name, count(*) FROM rejects GROUP BY table_name")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (t, n) = row?;
+        out.insert(format!("rejects.{t}"), n as u64);
+    }
+    Ok(out)
+}
+
+/// Rows in a Parquet file (from its footer).
+pub fn parquet_rows(path: &Path) -> Result<u64> {
+    let conn = Connection::open_in_memory().map_err(|source| Error::Db {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let n: i64 = conn
+        .query_row(
+            &format!(
+                "SELECT count(*) FROM read_parquet({})",
+                quote(&path.to_string_lossy())
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|source| Error::Db {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(n as u64)
+}
+
+/// What the live warehouse holds, if there is one that can be read.
+pub fn published(path: &Path) -> Option<Published> {
+    if !path.is_file() {
+        return None;
+    }
+    let cfg = duckdb::Config::default()
+        .access_mode(duckdb::AccessMode::ReadOnly)
+        .ok()?;
+    let conn = Connection::open_with_flags(path, cfg).ok()?;
+    conn.query_row(
+        "SELECT extract_number, CAST(snapshot_date AS VARCHAR) FROM bce_info",
+        [],
+        |r| {
+            Ok(Published {
+                extract_number: r.get::<_, i64>(0)? as u32,
+                snapshot_date: r.get(1)?,
+            })
+        },
+    )
+    .ok()
+}
+
+/// Renames the built file over the live warehouse: readers see the old file or the new one, never a
+/// mix; a crash before the rename leaves the old one in place.
+pub fn publish(built: &Path, live: &Path) -> Result<()> {
+    let io = |source| Error::Io {
+        path: live.to_path_buf(),
+        source,
+    };
+    std::fs::File::open(built)
+        .and_then(|f| f.sync_all())
+        .map_err(io)?;
+    std::fs::rename(built, live).map_err(io)?;
+    if let Some(dir) = live.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
