@@ -1,14 +1,15 @@
--- Builds the warehouse tables from one snapshot and the reference tables.
--- {snapshot} and {reference} are replaced by the folders (quoted for SQL) by `bce load` / `bce run`.
--- Row order is the order of the extract (DuckDB preserves insertion order).
+-- Builds the warehouse from one snapshot and the reference tables.
+-- {snapshot} and {reference} are replaced by the absolute folders (quoted for SQL) by `bce run` /
+-- `bce load`; {data} by VIEW (default: the data tables read the immutable snapshot's Parquet files)
+-- or TABLE (`--storage tables`: a self-contained copy). Row order is the extract's.
 
-CREATE TABLE enterprise    AS SELECT * FROM read_parquet({snapshot} || '/enterprise.parquet');
-CREATE TABLE establishment AS SELECT * FROM read_parquet({snapshot} || '/establishment.parquet');
-CREATE TABLE branch        AS SELECT * FROM read_parquet({snapshot} || '/branch.parquet');
-CREATE TABLE denomination  AS SELECT * FROM read_parquet({snapshot} || '/denomination.parquet');
-CREATE TABLE address       AS SELECT * FROM read_parquet({snapshot} || '/address.parquet');
-CREATE TABLE contact       AS SELECT * FROM read_parquet({snapshot} || '/contact.parquet');
-CREATE TABLE activity      AS SELECT * FROM read_parquet({snapshot} || '/activity.parquet');
+CREATE {data} enterprise    AS SELECT * FROM read_parquet({snapshot} || '/enterprise.parquet');
+CREATE {data} establishment AS SELECT * FROM read_parquet({snapshot} || '/establishment.parquet');
+CREATE {data} branch        AS SELECT * FROM read_parquet({snapshot} || '/branch.parquet');
+CREATE {data} denomination  AS SELECT * FROM read_parquet({snapshot} || '/denomination.parquet');
+CREATE {data} address       AS SELECT * FROM read_parquet({snapshot} || '/address.parquet');
+CREATE {data} contact       AS SELECT * FROM read_parquet({snapshot} || '/contact.parquet');
+CREATE {data} activity      AS SELECT * FROM read_parquet({snapshot} || '/activity.parquet');
 CREATE TABLE rejects       AS SELECT * FROM read_parquet({snapshot} || '/rejects.parquet');
 
 CREATE TABLE code                AS SELECT * FROM read_parquet({reference} || '/code.parquet');

@@ -51,6 +51,10 @@ pub struct PipelineArgs {
     /// Largest share of a table's rows that may be rejected before the run fails (exit 1).
     #[arg(long, env = "BCE_MAX_REJECTS", default_value_t = 0.001)]
     pub max_rejects: f64,
+    /// Data tables as views over the snapshot's Parquet files (fast, the default) or as native
+    /// DuckDB tables (a self-contained file).
+    #[arg(long, value_enum, env = "BCE_STORAGE", default_value = "views")]
+    pub storage: bce::warehouse::Storage,
     /// DuckDB memory limit while building the warehouse.
     #[arg(long, env = "BCE_MEMORY_LIMIT", default_value = "1GB")]
     pub memory_limit: String,

@@ -70,6 +70,7 @@ pub struct Config {
     pub max_rejects: f64,
     /// DuckDB memory limit for the warehouse build.
     pub memory_limit: String,
+    pub storage: warehouse::Storage,
     pub ingest: ingest::Options,
 }
 
@@ -453,6 +454,7 @@ fn staged(
             &refdir,
             &read_runs(&cfg.out),
             &current,
+            cfg.storage,
             &cfg.memory_limit,
         );
         sp.finish_and_clear();
@@ -498,14 +500,16 @@ fn staged(
     }
 
     let t = Instant::now();
-    replace_dir(
-        &snap,
-        &cfg.out
-            .join("snapshots")
-            .join(meta.extract_number.to_string()),
-    )?;
+    let published_snapshot = cfg
+        .out
+        .join("snapshots")
+        .join(meta.extract_number.to_string());
+    replace_dir(&snap, &published_snapshot)?;
     replace_dir(&refdir, &cfg.out.join("reference"))?;
     if mode == Mode::Run {
+        if cfg.storage == warehouse::Storage::Views {
+            warehouse::repoint_views(&built, &published_snapshot)?;
+        }
         let live = cfg.out.join("warehouse.duckdb");
         warehouse::publish(&built, &live)?;
         summary.warehouse = Some(live);
@@ -556,6 +560,7 @@ pub fn load(cfg: &Config, clock: &dyn Clock, progress: &Progress) -> Result<Summ
         &refdir,
         &read_runs(&cfg.out),
         &current,
+        cfg.storage,
         &cfg.memory_limit,
     );
     sp.finish_and_clear();

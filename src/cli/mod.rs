@@ -46,6 +46,7 @@ fn config(args: &PipelineArgs) -> anyhow::Result<Config> {
         dry_run: args.dry_run,
         max_rejects: args.max_rejects,
         memory_limit: args.memory_limit.clone(),
+        storage: args.storage,
         ingest: Default::default(),
     })
 }

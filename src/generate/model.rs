@@ -316,7 +316,7 @@ fn activities(
                 .q(&c2008)
                 .q(class)
                 .end();
-            if old && rng.chance(0.45) {
+            if old && rng.chance(0.65) {
                 Row::new(buf)
                     .q(entity)
                     .q(g)

@@ -257,9 +257,9 @@ mod tests {
         let b = bind(
             t.columns,
             &[
-                "EnterpriseNumber",
+                "\u{feff}EnterpriseNumber",
                 "Extra",
-                "\u{feff}StartDate",
+                "StartDate",
                 "EstablishmentNumber",
             ],
         )

@@ -75,6 +75,18 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// How the data tables are stored in the warehouse file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// Views over the snapshot's Parquet files (absolute paths; snapshots are immutable once
+    /// published): the warehouse is built in a fraction of a second.
+    #[default]
+    Views,
+    /// Native DuckDB tables: a self-contained file that can be copied anywhere.
+    Tables,
+}
+
 /// Builds a warehouse file at `path` (which must not exist) from the snapshot and reference folders.
 pub fn build(
     path: &Path,
@@ -82,6 +94,7 @@ pub fn build(
     reference: &Path,
     runs: &[RunRecord],
     current: &RunRecord,
+    storage: Storage,
     memory_limit: &str,
 ) -> Result<BTreeMap<String, u64>> {
     let db = |source| Error::Db {
@@ -96,9 +109,15 @@ pub fn build(
         quote(&tmp_dir.to_string_lossy())
     ))
     .map_err(db)?;
-    let sql = WAREHOUSE_SQL
-        .replace("{snapshot}", &quote(&snapshot.to_string_lossy()))
-        .replace("{reference}", &quote(&reference.to_string_lossy()));
+    let sql = warehouse_sql(
+        snapshot,
+        reference,
+        if storage == Storage::Views {
+            "VIEW"
+        } else {
+            "TABLE"
+        },
+    );
     for stmt in statements(&sql).chain(statements(COMPANIES_SQL)) {
         let t = std::time::Instant::now();
         conn.execute_batch(stmt).map_err(db)?;
@@ -153,6 +172,33 @@ pub fn build(
     conn.close().map_err(|(_, e)| db(e))?;
     let _ = std::fs::remove_dir_all(&tmp_dir);
     Ok(counts)
+}
+
+fn warehouse_sql(snapshot: &Path, reference: &Path, data: &str) -> String {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    WAREHOUSE_SQL
+        .replace("{data}", data)
+        .replace("{snapshot}", &quote(&absolute(snapshot).to_string_lossy()))
+        .replace(
+            "{reference}",
+            &quote(&absolute(reference).to_string_lossy()),
+        )
+}
+
+/// Points the data views of a built (views) warehouse at `snapshot`: the run builds and reconciles
+/// against its staging copy, then moves the snapshot into place and calls this before publishing.
+pub fn repoint_views(path: &Path, snapshot: &Path) -> Result<()> {
+    let db = |source| Error::Db {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(db)?;
+    let sql = warehouse_sql(snapshot, Path::new("."), "OR REPLACE VIEW");
+    for stmt in statements(&sql).filter(|s| s.contains("OR REPLACE VIEW")) {
+        conn.execute_batch(stmt).map_err(db)?;
+    }
+    conn.execute_batch("CHECKPOINT;").map_err(db)?;
+    conn.close().map_err(|(_, e)| db(e))
 }
 
 /// The statements of a SQL file (split on `;` at line ends; the files keep one statement per `;`).
@@ -240,4 +286,41 @@ pub fn publish(built: &Path, live: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether each VAT number (`BE` + 10 digits) is in the published warehouse, and its status:
+/// `vat_number → status` for the ones found. One join, whatever the number of inputs.
+pub fn lookup_vat(
+    db: &Path,
+    numbers: &[String],
+) -> Result<std::collections::HashMap<String, String>> {
+    let err = |source| Error::Db {
+        path: db.to_path_buf(),
+        source,
+    };
+    // The warehouse is attached read-only to an in-memory database that holds the inputs.
+    let conn = Connection::open_in_memory().map_err(err)?;
+    conn.execute_batch(&format!(
+        "ATTACH {} AS w (READ_ONLY); CREATE TABLE q (vat_number VARCHAR);",
+        quote(&db.to_string_lossy())
+    ))
+    .map_err(err)?;
+    {
+        let mut app = conn.appender("q").map_err(err)?;
+        for n in numbers {
+            app.append_row([n.as_str()]).map_err(err)?;
+        }
+    }
+    let mut st = conn
+        .prepare("SELECT e.vat_number, e.status FROM (SELECT DISTINCT vat_number FROM q) q JOIN w.enterprise e USING (vat_number)")
+        .map_err(err)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            ))
+        })
+        .map_err(err)?;
+    rows.collect::<duckdb::Result<_>>().map_err(err)
 }
