@@ -1,6 +1,7 @@
 //! The set of entity numbers seen in an extract, as one bit per 8-digit base (10^8 bits = 12.5 MB).
 //! A mod-97-checked number is determined by its base, so the bit is exact.
 
+#[derive(Clone)]
 pub struct KeySet {
     bits: Vec<u64>,
 }
@@ -25,6 +26,13 @@ impl KeySet {
         let had = self.bits[w] >> b & 1 == 1;
         self.bits[w] |= 1 << b;
         !had
+    }
+
+    /// Adds every number of `other`.
+    pub fn union(&mut self, other: &KeySet) {
+        for (a, b) in self.bits.iter_mut().zip(&other.bits) {
+            *a |= b;
+        }
     }
 
     pub fn contains(&self, n: u64) -> bool {

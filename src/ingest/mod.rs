@@ -9,18 +9,18 @@
 //! Per table, a reader thread inflates, hashes and tokenizes (csv `ByteRecord`s, recycled) while
 //! the calling thread types the rows into Arrow arrays and encodes Parquet.
 
+mod encode;
 mod keys;
 mod rejects;
-mod typing;
+pub mod typing;
 
 pub use keys::KeySet;
 pub use rejects::Reject;
 
 use crate::kbo::{self, Extract, Meta, TableDef};
 use crate::progress::Progress;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -93,6 +93,8 @@ pub struct Manifest {
 pub struct Options {
     /// Rows per batch handed from the tokenizer to the typing thread.
     pub batch_rows: usize,
+    /// Rows per Parquet row group (each encoded on its own thread).
+    pub row_group_rows: usize,
     pub zstd_level: i32,
 }
 
@@ -100,6 +102,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             batch_rows: 32 * 1024,
+            row_group_rows: 256 * 1024,
             zstd_level: 1,
         }
     }
@@ -125,22 +128,48 @@ pub fn ingest_full(
             .into());
         }
     }
-    let mut keys = KeySet::new();
+    type Done = (TableReport, Vec<Reject>, Option<KeySet>);
+    let table = |name: &str, owners: &KeySet| -> Result<Done> {
+        let def = TableDef::by_name(name).ok_or_else(|| Error::Read {
+            file: name.to_string(),
+            line: 0,
+            msg: "unknown table".into(),
+        })?;
+        let out = out.join(format!("{}.parquet", def.name));
+        ingest_table(extract, def, def.file, &out, owners, meta, opts, progress)
+    };
+    // Tables run two at a time, so that one table's pipeline bubbles are filled by another's work.
+    // Owners first: establishment and branch rows point to enterprises; child rows to any of them.
+    let none = KeySet::new();
+    let enterprise = table("enterprise", &none)?;
+    let mut owners = enterprise.2.clone().unwrap_or_default();
+    let (establishment, branch) = both(
+        || table("establishment", &owners),
+        || table("branch", &owners),
+    );
+    let (establishment, branch) = (establishment?, branch?);
+    for keys in [&establishment.2, &branch.2].into_iter().flatten() {
+        owners.union(keys);
+    }
+    let (activity, rest) = both(
+        || table("activity", &owners),
+        || -> Result<Vec<Done>> {
+            ["denomination", "address", "contact"]
+                .iter()
+                .map(|t| table(t, &owners))
+                .collect()
+        },
+    );
+    let (activity, rest) = (activity?, rest?);
+    let mut done: Vec<Done> = vec![enterprise, establishment, branch, activity];
+    done.extend(rest);
+    // Manifest and rejects in the order of kbo::TABLES.
+    done.sort_by_key(|d| kbo::TABLES.iter().position(|t| t.name == d.0.table));
     let mut reports = Vec::new();
     let mut all_rejects = Vec::new();
-    for t in &kbo::TABLES {
-        let (report, rejects) = ingest_table(
-            extract,
-            t,
-            t.file,
-            &out.join(format!("{}.parquet", t.name)),
-            &mut keys,
-            meta,
-            opts,
-            progress,
-        )?;
-        all_rejects.extend(rejects);
+    for (report, rejects, _) in done {
         reports.push(report);
+        all_rejects.extend(rejects);
     }
     rejects::write(
         &out.join("rejects.parquet"),
@@ -181,6 +210,36 @@ pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
         source: e.into(),
     })?;
     std::fs::write(&path, json).map_err(|source| Error::Io { path, source })
+}
+
+/// Parquet writer settings of a table, chosen by measurement (BENCHMARKS.md): zstd; dictionary
+/// encoding for codes; plain for entity numbers (unique, or ~10 consecutive repeats that zstd
+/// compresses as well, without hashing every value); min/max statistics only on entity numbers and
+/// dates — codes and text are unsorted, so their row-group statistics could not prune anything and
+/// cost a fifth of the encoding time.
+pub fn writer_properties(def: &TableDef, zstd_level: i32) -> WriterProperties {
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(zstd_level).unwrap_or_default(),
+        ))
+        .set_max_row_group_row_count(Some(1 << 20))
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_created_by(format!("bce {}", env!("CARGO_PKG_VERSION")));
+    for c in def.columns {
+        match c.ty {
+            kbo::ColType::Code | kbo::ColType::Text => {
+                b = b.set_column_statistics_enabled(c.name.into(), EnabledStatistics::None)
+            }
+            kbo::ColType::Number(_) | kbo::ColType::EntityNumber => {
+                b = b.set_column_dictionary_enabled(c.name.into(), false)
+            }
+            kbo::ColType::Date => {}
+        }
+    }
+    if def.name == "enterprise" {
+        b = b.set_column_dictionary_enabled("vat_number".into(), false);
+    }
+    b.build()
 }
 
 /// What the reader thread sends.
@@ -290,18 +349,33 @@ fn read_file(
     });
 }
 
-/// Ingests one file of the extract into one Parquet file.
+/// Runs two closures at the same time.
+fn both<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|s| {
+        let hb = s.spawn(b);
+        let ra = a();
+        let rb = match hb.join() {
+            Ok(rb) => rb,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (ra, rb)
+    })
+}
+
+/// Ingests one file of the extract into one Parquet file. `owners` holds the numbers of the
+/// entities rows may point to (for the orphan count); a table with a unique key returns its own
+/// key set.
 #[allow(clippy::too_many_arguments)]
 pub fn ingest_table(
     extract: &Extract,
     def: &'static TableDef,
     file: &str,
     out: &Path,
-    keys: &mut KeySet,
+    owners: &KeySet,
     meta: &Meta,
     opts: &Options,
     progress: &Progress,
-) -> Result<(TableReport, Vec<Reject>)> {
+) -> Result<(TableReport, Vec<Reject>, Option<KeySet>)> {
     let started = Instant::now();
     let location = extract.locate(file);
     let pb = progress.bytes(def.name, extract.size(file).unwrap_or(0));
@@ -321,7 +395,7 @@ pub fn ingest_table(
             file,
             &location,
             out,
-            keys,
+            owners,
             meta,
             opts,
             &rx,
@@ -340,7 +414,7 @@ pub fn ingest_table(
         }
     });
     pb.finish_and_clear();
-    let (mut report, rejects) = result?;
+    let (mut report, rejects, own) = result?;
     report.seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         table = def.name,
@@ -357,7 +431,7 @@ pub fn ingest_table(
     for c in &report.missing_optional_columns {
         tracing::warn!(file = %location, column = %c, "optional column absent: written as NULL");
     }
-    Ok((report, rejects))
+    Ok((report, rejects, own))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -366,12 +440,12 @@ fn consume(
     file: &str,
     location: &str,
     out: &Path,
-    keys: &mut KeySet,
+    owners: &KeySet,
     meta: &Meta,
     opts: &Options,
     rx: &Receiver<Msg>,
     recycle: &SyncSender<Vec<csv::ByteRecord>>,
-) -> Result<(TableReport, Vec<Reject>)> {
+) -> Result<(TableReport, Vec<Reject>, Option<KeySet>)> {
     let header = match rx.recv() {
         Ok(Msg::Header(h)) if !h.is_empty() => h,
         Ok(Msg::Header(_)) => {
@@ -405,13 +479,7 @@ fn consume(
             .join(", "),
     })?;
     let schema = typing::schema(def);
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(opts.zstd_level).unwrap_or_default(),
-        ))
-        .set_max_row_group_row_count(Some(1 << 20))
-        .set_created_by(format!("bce {}", env!("CARGO_PKG_VERSION")))
-        .build();
+    let props = writer_properties(def, opts.zstd_level);
     let fh = File::create(out).map_err(|source| Error::Io {
         path: out.to_path_buf(),
         source,
@@ -420,24 +488,31 @@ fn consume(
         path: out.to_path_buf(),
         msg: e.to_string(),
     };
-    let mut writer = ArrowWriter::try_new(
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let mut writer = encode::ParallelWriter::new(
         BufWriter::with_capacity(1 << 20, fh),
         schema.clone(),
-        Some(props),
+        props,
+        threads,
+        opts.row_group_rows,
     )
     .map_err(pq)?;
     let mut typer = typing::Typer::new(def, &binding, file, meta.extract_number);
+    // The table's own keys, for duplicates (enterprise, establishment, branch).
+    let mut own = def.unique_key.then(KeySet::new);
     let mut done = None;
     for msg in rx.iter() {
         match msg {
             Msg::Batch(records, n) => {
                 let batch = typer
-                    .type_batch(&records[..n], keys, schema.clone())
+                    .type_batch(&records[..n], owners, &mut own, schema.clone())
                     .map_err(|e| Error::Parquet {
                         path: out.to_path_buf(),
                         msg: e.to_string(),
                     })?;
-                writer.write(&batch).map_err(pq)?;
+                writer.write(batch).map_err(pq)?;
                 let _ = recycle.try_send(records);
             }
             Msg::Done { sha256, bytes } => done = Some((sha256, bytes)),
@@ -477,5 +552,6 @@ fn consume(
             missing_optional_columns: binding.missing_optional.clone(),
         },
         rejects,
+        own,
     ))
 }

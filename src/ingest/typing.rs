@@ -3,6 +3,7 @@
 
 use super::keys::KeySet;
 use super::rejects::{raw_text, Reject};
+use crate::kbo::number::{EntityKind, NumberError};
 use crate::kbo::{self, number, Binding, ColType, TableDef};
 use duckdb::arrow::array::{ArrayRef, Date32Builder, StringBuilder};
 use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -50,6 +51,8 @@ pub struct Typer<'a> {
     rejects: Vec<Reject>,
     stats: Stats,
     pub last_line: u64,
+    /// The last entity number parsed: (bytes, length, kind, number, orphan).
+    last: Option<([u8; 13], usize, Option<EntityKind>, u64, bool)>,
 }
 
 /// A checked field, ready to append.
@@ -79,45 +82,78 @@ impl<'a> Typer<'a> {
                 orphans: 0,
             },
             last_line: 0,
+            last: None,
         }
     }
 
-    /// Checks one field; `Err` is the reject reason.
-    fn check<'r>(&self, ci: usize, v: &'r [u8], keys: &KeySet) -> Result<(Val<'r>, bool), String> {
+    /// Parses an entity number, remembering the last one: child tables list ~10 rows per entity in
+    /// a row, so most lookups are a 13-byte comparison. Returns (number, orphan).
+    fn entity(
+        &mut self,
+        v: &[u8],
+        kind: Option<EntityKind>,
+        keys: &KeySet,
+    ) -> Result<(u64, bool), NumberError> {
+        if let Some((bytes, len, k, n, orphan)) = &self.last {
+            if *k == kind && &bytes[..*len] == v {
+                return Ok((*n, *orphan));
+            }
+        }
+        let n = number::parse(v, kind)?;
+        let orphan = !keys.contains(n);
+        if v.len() <= 13 {
+            let mut bytes = [0u8; 13];
+            bytes[..v.len()].copy_from_slice(v);
+            self.last = Some((bytes, v.len(), kind, n, orphan));
+        }
+        Ok((n, orphan))
+    }
+
+    /// Checks one field; `Err` is the reject reason. The u64 is the parsed number of a number column.
+    fn check<'r>(
+        &mut self,
+        ci: usize,
+        v: &'r [u8],
+        keys: &KeySet,
+    ) -> Result<(Val<'r>, bool, u64), String> {
         let c = &self.def.columns[ci];
         if v.is_empty() {
             return if c.nullable {
-                Ok((Val::Null, false))
+                Ok((Val::Null, false, 0))
             } else {
                 Err(format!("column {}: value missing", c.header))
             };
         }
+        let header = c.header;
         let s = std::str::from_utf8(v).map_err(|e| {
             format!(
-                "column {}: invalid UTF-8 at byte {} of the value",
-                c.header,
+                "column {header}: invalid UTF-8 at byte {} of the value",
                 e.valid_up_to()
             )
         })?;
-        let orphan = |n: u64| !keys.contains(n);
         match c.ty {
-            ColType::Number(kind) => {
+            ColType::Number(kind) if ci == 0 => {
+                // The table's own key: checked, not looked up (duplicates are found by the caller).
                 let n = number::parse(v, Some(kind))
-                    .map_err(|e| format!("column {}: {s:?}: {e}", c.header))?;
-                // For owner tables, column 0 is the table's own key; the others point to an enterprise.
-                Ok((Val::Str(s), ci > 0 && orphan(n)))
+                    .map_err(|e| format!("column {header}: {s:?}: {e}"))?;
+                Ok((Val::Str(s), false, n))
+            }
+            ColType::Number(kind) => {
+                let (n, orphan) = self
+                    .entity(v, Some(kind), keys)
+                    .map_err(|e| format!("column {header}: {s:?}: {e}"))?;
+                Ok((Val::Str(s), orphan, n))
             }
             ColType::EntityNumber => {
-                let n = number::parse(v, None)
-                    .map_err(|e| format!("column {}: {s:?}: {e}", c.header))?;
-                Ok((Val::Str(s), orphan(n)))
+                let (n, orphan) = self
+                    .entity(v, None, keys)
+                    .map_err(|e| format!("column {header}: {s:?}: {e}"))?;
+                Ok((Val::Str(s), orphan, n))
             }
             ColType::Date => kbo::date::parse_dmy(v)
-                .map(|d| (Val::Date(d), false))
-                .ok_or_else(|| {
-                    format!("column {}: {s:?} is not a valid dd-mm-yyyy date", c.header)
-                }),
-            ColType::Code | ColType::Text => Ok((Val::Str(s), false)),
+                .map(|d| (Val::Date(d), false, 0))
+                .ok_or_else(|| format!("column {header}: {s:?} is not a valid dd-mm-yyyy date")),
+            ColType::Code | ColType::Text => Ok((Val::Str(s), false, 0)),
         }
     }
 
@@ -136,7 +172,8 @@ impl<'a> Typer<'a> {
     pub fn type_batch(
         &mut self,
         records: &[csv::ByteRecord],
-        keys: &mut KeySet,
+        owners: &KeySet,
+        own: &mut Option<KeySet>,
         schema: SchemaRef,
     ) -> Result<RecordBatch, ArrowError> {
         let ncols = self.def.columns.len();
@@ -168,14 +205,18 @@ impl<'a> Typer<'a> {
             }
             vals.clear();
             let mut orphan = false;
+            let mut key = 0;
             let mut failed = None;
             for ci in 0..ncols {
                 let v = self.binding.positions[ci]
                     .and_then(|p| rec.get(p))
                     .unwrap_or(b"");
-                match self.check(ci, v, keys) {
-                    Ok((val, o)) => {
+                match self.check(ci, v, owners) {
+                    Ok((val, o, n)) => {
                         orphan |= o;
+                        if ci == 0 {
+                            key = n;
+                        }
                         vals.push(val);
                     }
                     Err(reason) => {
@@ -189,14 +230,8 @@ impl<'a> Typer<'a> {
                 continue;
             }
             if self.def.unique_key {
-                // Column 0 is checked and non-null: a valid display-form number.
-                let key = number::parse(
-                    rec.get(self.binding.positions[0].unwrap_or(0))
-                        .unwrap_or(b""),
-                    None,
-                )
-                .unwrap_or(0);
-                if !keys.insert(key) {
+                // Column 0 is the checked, non-null key.
+                if !own.as_mut().is_none_or(|own| own.insert(key)) {
                     let reason = format!(
                         "column {}: duplicate key {} (the first row with this key is kept)",
                         self.def.columns[0].header,
