@@ -51,8 +51,16 @@ pub struct Typer<'a> {
     rejects: Vec<Reject>,
     stats: Stats,
     pub last_line: u64,
-    /// The last entity number parsed: (bytes, length, kind, number, orphan).
-    last: Option<([u8; 13], usize, Option<EntityKind>, u64, bool)>,
+    last: Option<LastEntity>,
+}
+
+/// The last entity number parsed, as it was written, and what it gave.
+struct LastEntity {
+    bytes: [u8; 13],
+    len: usize,
+    kind: Option<EntityKind>,
+    number: u64,
+    orphan: bool,
 }
 
 /// A checked field, ready to append.
@@ -94,9 +102,9 @@ impl<'a> Typer<'a> {
         kind: Option<EntityKind>,
         keys: &KeySet,
     ) -> Result<(u64, bool), NumberError> {
-        if let Some((bytes, len, k, n, orphan)) = &self.last {
-            if *k == kind && &bytes[..*len] == v {
-                return Ok((*n, *orphan));
+        if let Some(l) = &self.last {
+            if l.kind == kind && &l.bytes[..l.len] == v {
+                return Ok((l.number, l.orphan));
             }
         }
         let n = number::parse(v, kind)?;
@@ -104,7 +112,13 @@ impl<'a> Typer<'a> {
         if v.len() <= 13 {
             let mut bytes = [0u8; 13];
             bytes[..v.len()].copy_from_slice(v);
-            self.last = Some((bytes, v.len(), kind, n, orphan));
+            self.last = Some(LastEntity {
+                bytes,
+                len: v.len(),
+                kind,
+                number: n,
+                orphan,
+            });
         }
         Ok((n, orphan))
     }
