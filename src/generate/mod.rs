@@ -10,6 +10,7 @@
 
 mod model;
 mod rng;
+pub mod vat;
 mod words;
 
 pub use model::Catalog;

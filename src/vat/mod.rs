@@ -219,61 +219,95 @@ const CHAR_MAP: &[(char, u8)] = &[
     ('\u{1d7ff}', b'9'),
 ];
 
-/// Rule 1: maps a Unicode digit, space, dash, dot or slash to its ASCII form.
-fn ascii_form(c: char) -> char {
+/// Rule 1: maps a Unicode digit, space, dash, dot or slash to its ASCII form; any other non-ASCII
+/// character becomes `0xFF`, which is never a digit nor a separator.
+fn ascii_byte(c: char) -> u8 {
     if c.is_ascii() {
-        return c;
+        return (c as u8).to_ascii_uppercase();
     }
     match CHAR_MAP.binary_search_by(|(k, _)| k.cmp(&c)) {
-        Ok(i) => CHAR_MAP[i].1 as char,
-        Err(_) => c,
+        Ok(i) => CHAR_MAP[i].1,
+        Err(_) => 0xFF,
     }
 }
 
-/// Rules 1–3: the compact form (what remains after separators and an optional `BE` / `(0)`).
-fn compact(input: &str) -> String {
-    let mapped: String = input.chars().map(ascii_form).collect();
-    let upper = mapped.trim().to_uppercase();
-    let mut s: String = upper
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '\t' | '.' | '-' | '/'))
-        .collect();
-    if s.starts_with("BE") {
-        s.drain(..2);
-    }
-    if s.starts_with("(0)") {
-        s.replace_range(..3, "0");
-    }
-    s
+/// The verdict on one input without its strings: what a column of millions needs (`Copy`, no
+/// allocation). [`VatResult`] adds the strings for people and JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Check {
+    pub status: Status,
+    pub reason: Option<Reason>,
+    /// The 10 digits as a number; `None` when bad_format.
+    pub digits: Option<u64>,
 }
 
-/// Validates one VAT number (vat.md rules 1–7).
-pub fn validate(input: &str) -> VatResult {
-    let bad = |reason| VatResult {
-        input: input.to_string(),
-        normalized: None,
+impl Check {
+    pub fn is_valid(&self) -> bool {
+        self.status == Status::Valid
+    }
+    /// `BE0428759497`.
+    pub fn normalized(&self) -> Option<String> {
+        self.digits.map(number::vat_number)
+    }
+    /// `0428.759.497`, only when valid.
+    pub fn enterprise_number(&self) -> Option<String> {
+        self.digits.filter(|_| self.is_valid()).map(number::display)
+    }
+    /// `BE 0428.759.497`.
+    pub fn formatted(&self) -> Option<String> {
+        self.digits.map(|n| format!("BE {}", number::display(n)))
+    }
+}
+
+/// Rules 1–7 in one pass over the input, without allocating.
+pub fn check(input: &str) -> Check {
+    let bad = |reason| Check {
         status: Status::BadFormat,
         reason: Some(reason),
-        enterprise_number: None,
-        formatted: None,
-        found: None,
-        active: None,
+        digits: None,
     };
-    let s = compact(input);
-    if s.is_empty() {
+    // Rules 1–2: the compact form. Its first 16 bytes are kept (enough for `BE`, `(0)` and 10
+    // digits); past them only the length and whether a non-digit appeared matter.
+    let mut buf = [0u8; 16];
+    let mut len = 0usize;
+    let mut overflow_nondigit = false;
+    for c in input.trim().chars() {
+        let b = ascii_byte(c);
+        if matches!(b, b' ' | b'\t' | b'.' | b'-' | b'/') {
+            continue;
+        }
+        if len < buf.len() {
+            buf[len] = b;
+        } else if !b.is_ascii_digit() {
+            overflow_nondigit = true;
+        }
+        len += 1;
+    }
+    // Rule 3: one optional `BE`, then `(0)` for a leading zero.
+    let mut start = 0;
+    if len >= 2 && buf[..2] == *b"BE" {
+        start = 2;
+    }
+    let mut zero_paren = false;
+    if len >= start + 3 && buf[start..start + 3] == *b"(0)" {
+        zero_paren = true;
+        start += 3;
+    }
+    let kept = &buf[start..len.min(buf.len())];
+    let digits_len = len - start + usize::from(zero_paren);
+    if digits_len == 0 {
         return bad(Reason::Empty);
     }
-    if !s.bytes().all(|b| b.is_ascii_digit()) {
+    if overflow_nondigit || !kept.iter().all(u8::is_ascii_digit) {
         return bad(Reason::Characters);
     }
-    let digits = match s.len() {
-        10 => s,
-        9 => format!("0{s}"), // the old 9-digit format
-        _ => return bad(Reason::Length),
-    };
-    let Ok(n) = digits.parse::<u64>() else {
-        return bad(Reason::Characters);
-    };
+    // Rule 4: 9 or 10 digits; 9 is the old format, padded with a leading 0.
+    if digits_len != 9 && digits_len != 10 {
+        return bad(Reason::Length);
+    }
+    let n = kept
+        .iter()
+        .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
     if n == 0 {
         // Rule 7: an all-zero number is a placeholder, not a number.
         return bad(Reason::Empty);
@@ -287,22 +321,46 @@ pub fn validate(input: &str) -> VatResult {
         };
         return bad(reason);
     }
-    let normalized = number::vat_number(n);
-    let display = number::display(n);
+    // Rule 6: only the check digits that are issued.
     let ok = number::mod97_ok(n);
-    VatResult {
-        input: input.to_string(),
-        formatted: Some(format!("BE {display}")),
-        normalized: Some(normalized),
+    Check {
         status: if ok { Status::Valid } else { Status::Invalid },
         reason: (!ok).then_some(Reason::Checksum),
-        enterprise_number: ok.then_some(display),
-        found: None,
-        active: None,
+        digits: Some(n),
     }
 }
 
-/// Validates many numbers in parallel, keeping their order.
+impl VatResult {
+    /// The full answer for `input`, from its [`Check`].
+    pub fn new(input: &str, c: Check) -> VatResult {
+        VatResult {
+            input: input.to_string(),
+            normalized: c.normalized(),
+            status: c.status,
+            reason: c.reason,
+            enterprise_number: c.enterprise_number(),
+            formatted: c.formatted(),
+            found: None,
+            active: None,
+        }
+    }
+}
+
+/// Validates one VAT number (vat.md rules 1–7).
+pub fn validate(input: &str) -> VatResult {
+    VatResult::new(input, check(input))
+}
+
+/// Checks a column of numbers in parallel, keeping their order (the columnar path).
+pub fn check_batch<S: AsRef<str> + Sync>(inputs: &[S]) -> Vec<Check> {
+    inputs
+        .par_iter()
+        .with_min_len(4096)
+        .map(|s| check(s.as_ref()))
+        .collect()
+}
+
+/// Validates many numbers in parallel into full results, keeping their order.
 pub fn validate_batch<S: AsRef<str> + Sync>(inputs: &[S]) -> Vec<VatResult> {
     inputs
         .par_iter()

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Full-scale benchmark of `bce run` against the plain baselines, in one run, on the same files.
+
+    python3 benches/pipeline_vs_baselines.py [--enterprises 2000000] [--work /tmp/bce-bench]
+
+Steps: `bce generate` (timed) → unzip (untimed, for the baselines) → `bce run` from the zip
+(--storage views, the default, and --storage tables) → (a) a bare DuckDB import of the unzipped CSV
+files into a .duckdb file, (b) Polars' CSV→Parquet (zstd). Each command runs in its own process;
+wall time and peak RSS come from wait4(). Prints a Markdown table with ratios to the baselines.
+Needs the release binary (cargo build --release) and installs duckdb and polars with pip.
+"""
+import argparse, os, shutil, subprocess, sys, time, zipfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BCE = os.path.join(ROOT, "target", "release", "bce")
+FILES = ["enterprise", "establishment", "branch", "denomination", "address", "contact", "activity", "code"]
+
+DUCKDB = """
+import duckdb, os, sys
+db = sys.argv[1] + '/baseline.duckdb'
+if os.path.exists(db): os.remove(db)
+c = duckdb.connect(db)
+for f in %r:
+    c.execute(f"CREATE TABLE {f} AS SELECT * FROM read_csv('{sys.argv[2]}/{f}.csv')")
+c.close()
+""" % FILES
+
+POLARS = """
+import polars as pl, os, sys
+out = sys.argv[1] + '/polars'
+os.makedirs(out, exist_ok=True)
+for f in %r:
+    pl.scan_csv(f'{sys.argv[2]}/{f}.csv').sink_parquet(f'{out}/{f}.parquet', compression='zstd')
+""" % FILES
+
+
+def measure(cmd, **kw):
+    """Runs cmd; returns (seconds, peak RSS in MB)."""
+    t = time.time()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    _, status, ru = os.wait4(p.pid, 0)
+    seconds = time.time() - t
+    err = p.stderr.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{err[-2000:]}")
+    return seconds, ru.ru_maxrss / 1024
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--enterprises", type=int, default=2_000_000)
+    ap.add_argument("--work", default="/tmp/bce-bench")
+    ap.add_argument("--runs", type=int, default=1, help="repeat the timed commands, keep the best")
+    a = ap.parse_args()
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "duckdb", "polars"],
+                   check=True, env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"})
+    if not os.path.exists(BCE):
+        sys.exit("build first: cargo build --release")
+    shutil.rmtree(a.work, ignore_errors=True)
+    os.makedirs(a.work)
+    gen_s, gen_rss = measure([BCE, "generate", "--enterprises", str(a.enterprises), "--seed", "42", "--out", a.work + "/extract"])
+    zip_path = [os.path.join(a.work, "extract", f) for f in os.listdir(a.work + "/extract") if f.endswith(".zip")][0]
+    csv_dir = a.work + "/csv"
+    with zipfile.ZipFile(zip_path) as z:
+        z.extractall(csv_dir)
+    csv_bytes = sum(os.path.getsize(os.path.join(csv_dir, f)) for f in os.listdir(csv_dir))
+    rows = sum(1 for f in FILES for _ in open(os.path.join(csv_dir, f + ".csv"), "rb")) - len(FILES)
+
+    def best(cmd):
+        return min((measure(cmd) for _ in range(a.runs)), key=lambda r: r[0])
+
+    results = {}
+    for storage in ["views", "tables"]:
+        out = f"{a.work}/out-{storage}"
+        results[f"bce run (zip, --storage {storage})"] = best(
+            [BCE, "--log-format", "json", "run", zip_path, "--out", out, "--force", "--storage", storage])
+    results["(a) DuckDB import of the CSV files"] = best([sys.executable, "-c", DUCKDB, a.work, csv_dir])
+    results["(b) Polars CSV→Parquet (zstd)"] = best([sys.executable, "-c", POLARS, a.work, csv_dir])
+    a_s = results["(a) DuckDB import of the CSV files"][0]
+    b_s = results["(b) Polars CSV→Parquet (zstd)"][0]
+
+    print(f"\n{a.enterprises:,} enterprises, {rows:,} data rows, {csv_bytes / 1e9:.2f} GB of CSV "
+          f"({os.path.getsize(zip_path) / 1e6:.0f} MB zip), {os.cpu_count()} cores\n")
+    print("| command | wall (s) | peak RSS (MB) | ratio to (a) | ratio to (b) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, (s, rss) in results.items():
+        print(f"| {name} | {s:.1f} | {rss:.0f} | {s / a_s:.2f} | {s / b_s:.2f} |")
+    print(f"\n`bce generate --enterprises {a.enterprises}`: {gen_s:.1f} s, peak RSS {gen_rss:.0f} MB")
+    versions = subprocess.run([sys.executable, "-c", "import duckdb, polars; print(duckdb.__version__, polars.__version__)"],
+                              capture_output=True, text=True).stdout.split()
+    print(f"baselines: Python duckdb {versions[0]}, polars {versions[1]}; bce links libduckdb 1.5.6")
+
+
+if __name__ == "__main__":
+    main()
