@@ -25,6 +25,12 @@ pub struct Args {
     /// Write an unzipped folder instead of a zip.
     #[arg(long)]
     pub folder: bool,
+    /// Also write the K following daily Update extracts and the Full extract of each day.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub updates: u32,
+    /// Also write annual-account deposits: filings.csv (and filings_<nnnn>.csv per Update day).
+    #[arg(long)]
+    pub filings: bool,
 }
 
 fn parse_date(s: &str) -> Option<i32> {
@@ -50,13 +56,22 @@ pub fn run(a: &Args, verbose: bool, progress: &Progress) -> anyhow::Result<u8> {
         snapshot_date,
         folder: a.folder,
         out: a.out.clone(),
+        updates: a.updates,
+        filings: a.filings,
     };
     if verbose {
         eprintln!("effective configuration: {opts:?}");
     }
     let t = std::time::Instant::now();
-    let path = generate::generate_full(&opts, progress)?;
-    tracing::info!(path = %path.display(), enterprises = a.enterprises, seconds = format!("{:.1}", t.elapsed().as_secs_f64()), "extract generated");
-    println!("{}", path.display());
+    let paths = generate::generate(&opts, progress)?;
+    tracing::info!(
+        files = paths.len(),
+        enterprises = a.enterprises,
+        seconds = format!("{:.1}", t.elapsed().as_secs_f64()),
+        "generated"
+    );
+    for p in paths {
+        println!("{}", p.display());
+    }
     Ok(0)
 }

@@ -4,9 +4,9 @@
 //! 18.7 activities, 0.004 branches; 40 % natural persons without an address.
 
 use super::rng::Rng;
+use super::timeline::{State, Timeline, FIRST_NEW};
 use super::words::*;
 use crate::kbo::{date, number};
-use std::ops::Range;
 
 /// Codes drawn from code.csv.
 pub struct Catalog {
@@ -71,7 +71,8 @@ pub fn header(file: &str) -> String {
 
 /// The rows of a block of enterprises, one buffer per file in [`super::FILES`] order.
 pub struct BlockOut {
-    pub files: [Vec<u8>; 7],
+    /// The seven data files, then filings.csv.
+    pub files: [Vec<u8>; 8],
     pub enterprises: u64,
 }
 
@@ -82,6 +83,7 @@ const ADR: usize = 3;
 const CON: usize = 4;
 const ACT: usize = 5;
 const BRA: usize = 6;
+const FIL: usize = 7;
 
 /// Row writer: text fields quoted (embedded quotes doubled), dates unquoted, NULL text as `""`
 /// and NULL dates as nothing — both NULL forms of the real files.
@@ -124,7 +126,10 @@ impl<'a> Row<'a> {
 /// Enterprise i's 10-digit number: mostly 0200.000.000–0999.999.999 (scrambled), every 20th one a
 /// number starting with 1 (issued since 2023).
 pub fn enterprise_number(i: u64) -> u64 {
-    let base = if i % 20 == 19 {
+    let base = if i >= FIRST_NEW {
+        // Registered after the Full extract: after every number of the base population.
+        10_400_000 + (i - FIRST_NEW)
+    } else if i % 20 == 19 {
         10_000_000 + i / 20
     } else {
         2_000_000 + (i * 2_654_435_761) % 8_000_000
@@ -367,181 +372,329 @@ fn contacts(buf: &mut Vec<u8>, rng: &mut Rng, entity: &str, kind: &str, name: &s
     }
 }
 
-/// Generates enterprises `range` (each from its own stream, so blocks can run in any order).
-pub fn block(cat: &Catalog, seed: u64, range: Range<u64>, snapshot: i32) -> BlockOut {
-    let n = range.end - range.start;
-    let mut f: [Vec<u8>; 7] = Default::default();
-    let est = [40, 40, 80, 110, 22, 800, 1][..]
-        .iter()
-        .map(|x| x * n as usize)
-        .collect::<Vec<_>>();
-    for (b, cap) in f.iter_mut().zip(est) {
-        b.reserve(cap);
-    }
-    let d1900 = date::days_from_civil(1900, 1, 1);
-    let d2008 = date::days_from_civil(2008, 1, 1);
-    let d2023 = date::days_from_civil(2023, 1, 1);
-    for i in range {
-        let mut rng = Rng::new(seed, i);
-        let num = enterprise_number(i);
-        let ent = number::display(num);
-        let natural = rng.chance(0.40);
-        let start = if num >= 1_000_000_000 {
-            d2023 + rng.below((snapshot - d2023).max(1) as u64) as i32
-        } else if rng.chance(0.003) {
-            snapshot + 1 + rng.below(5) as i32 // registered ahead of its start
-        } else {
-            let age = (-(1.0 - rng.unit()).ln() * 15.0 * 365.25) as i32;
-            (snapshot - age).max(d1900 + rng.below(3650) as i32)
-        };
-        let situation = rng.weighted(SITUATIONS).to_string();
-        let (form, cac) = if natural {
-            (String::new(), "")
-        } else {
-            let form = pick_form(&mut rng, cat);
-            let cac = match form.as_str() {
-                "015" => "610",
-                "008" => "706",
-                _ => "",
-            };
-            (form, cac)
-        };
-        Row::new(&mut f[ENT])
-            .q(&ent)
-            .q("AC")
-            .q(&situation)
-            .q(if natural { "1" } else { "2" })
-            .q(&form)
-            .q(cac)
-            .date(Some(start))
-            .end();
-
-        let seat = place(&mut rng);
-        let lang = if rng.chance(0.03) { 0 } else { seat.lang };
-        let lang_code = lang.to_string();
-        let name = if natural {
-            person_name(&mut rng)
-        } else {
-            company_name(&mut rng, seat.lang)
-        };
-        Row::new(&mut f[DEN])
-            .q(&ent)
-            .q(&lang_code)
-            .q("001")
-            .q(&name)
-            .end();
-        if !natural && seat.zip < "1300" && rng.chance(0.5) {
-            // Brussels: the name in the other language too.
-            let other = if seat.lang == 1 { "2" } else { "1" };
-            Row::new(&mut f[DEN])
-                .q(&ent)
-                .q(other)
-                .q("001")
-                .q(&company_name(&mut rng, 2))
-                .end();
+/// Generates the enterprises of `indices` as they are on `day` (each from its own stream, so blocks
+/// can run in any order); with a filings horizon, also their annual-account deposits (day-independent).
+pub fn block(
+    cat: &Catalog,
+    seed: u64,
+    indices: impl Iterator<Item = u64>,
+    snapshot: i32,
+    timeline: &Timeline,
+    day: u32,
+    filings_horizon: Option<i32>,
+) -> BlockOut {
+    let mut f: [Vec<u8>; 8] = Default::default();
+    let mut n = 0;
+    let mut scratch = Vec::new();
+    for i in indices {
+        n += 1;
+        if !timeline.exists(i, day) {
+            continue;
         }
-        if !natural && rng.chance(0.18) {
-            let abbr: String = name
-                .split_whitespace()
-                .filter_map(|w| w.chars().next())
-                .collect();
-            Row::new(&mut f[DEN])
-                .q(&ent)
-                .q(&lang_code)
-                .q("002")
-                .q(&abbr)
-                .end();
-        }
-        if rng.chance(0.22) {
-            Row::new(&mut f[DEN])
-                .q(&ent)
-                .q(&lang_code)
-                .q("003")
-                .q(&company_name(&mut rng, seat.lang))
-                .end();
-        }
-        if !natural {
-            let struck = rng.chance(0.012).then(|| snapshot - rng.below(2000) as i32);
-            address(&mut f[ADR], &mut rng, &ent, "REGO", &seat, struck);
-        }
-        let employer = !natural && rng.chance(0.25);
-        let vat = rng.chance(0.5);
-        activities(
-            &mut f[ACT],
-            &mut rng,
-            cat,
-            &ent,
-            start < d2008,
-            vat,
-            employer,
-        );
-        contacts(
-            &mut f[CON],
-            &mut rng,
-            &ent,
-            "ENT",
-            &name,
-            if natural { 0.1 } else { 0.48 },
-        );
-
-        let n_est = *rng.weighted(&[(37.0, 0u64), (52.0, 1), (6.5, 2), (2.7, 3), (1.8, 6)]);
-        for k in 0..n_est {
-            let e = number::display(establishment_number(i, k));
-            let est_start = start + rng.below(((snapshot - start).max(0) + 1) as u64) as i32;
-            Row::new(&mut f[EST])
-                .q(&e)
-                .date(Some(est_start))
-                .q(&ent)
-                .end();
-            let p = if k == 0 && !natural {
-                Place {
-                    ..seat_clone(&seat)
-                }
-            } else {
-                place(&mut rng)
-            };
-            address(&mut f[ADR], &mut rng, &e, "BAET", &p, None);
-            if rng.chance(0.33) {
-                Row::new(&mut f[DEN])
-                    .q(&e)
-                    .q(&lang_code)
-                    .q("003")
-                    .q(&company_name(&mut rng, p.lang))
-                    .end();
-            }
-            activities(
-                &mut f[ACT],
-                &mut rng,
-                cat,
-                &e,
-                est_start < d2008,
-                vat,
-                employer,
-            );
-            contacts(&mut f[CON], &mut rng, &e, "EST", &name, 0.04);
-        }
-        if form == "030" && rng.chance(0.3) || rng.chance(0.0005) {
-            let b = number::display(branch_number(i));
-            let b_start = start + rng.below(((snapshot - start).max(0) + 1) as u64) as i32;
-            Row::new(&mut f[BRA])
-                .q(&b)
-                .date(Some(b_start))
-                .q(&ent)
-                .end();
-            Row::new(&mut f[DEN])
-                .q(&b)
-                .q(&lang_code)
-                .q("004")
-                .q(&format!("{name} (Belgian branch)"))
-                .end();
-            let p = place(&mut rng);
-            address(&mut f[ADR], &mut rng, &b, "ABBR", &p, None);
+        let st = timeline.state(i, day);
+        let base = enterprise(&mut f, &mut scratch, cat, seed, i, snapshot, &st);
+        if let Some(horizon) = filings_horizon {
+            super::filings::deposits(&mut f[FIL], seed, i, &base, snapshot, horizon);
         }
     }
     BlockOut {
         files: f,
         enterprises: n,
     }
+}
+
+/// What the filings need to know about an enterprise as first generated.
+pub struct Base {
+    pub number: String,
+    pub natural: bool,
+    pub form: String,
+    pub start: i32,
+}
+
+/// A stream for one enterprise's change on one day, independent of its main stream.
+fn change_rng(seed: u64, salt: u64, day: u32, i: u64) -> Rng {
+    Rng::new(
+        seed ^ salt.wrapping_mul(0x1000_0000_01b3) ^ u64::from(day) << 40,
+        i,
+    )
+}
+
+const SALT_NAME: u64 = 1;
+const SALT_SEAT: u64 = 2;
+const SALT_NACE: u64 = 3;
+const SALT_EST: u64 = 4;
+const SALT_NEW: u64 = 5;
+
+/// Renders enterprise `i` in state `st` into the file buffers. The main stream `rng` is consumed
+/// exactly as for the unchanged enterprise (overridden parts are drawn into `scratch` and dropped),
+/// so a change touches only the rows it is about.
+fn enterprise(
+    f: &mut [Vec<u8>; 8],
+    scratch: &mut Vec<u8>,
+    cat: &Catalog,
+    seed: u64,
+    i: u64,
+    snapshot: i32,
+    st: &State,
+) -> Base {
+    let d1900 = date::days_from_civil(1900, 1, 1);
+    let d2008 = date::days_from_civil(2008, 1, 1);
+    let d2023 = date::days_from_civil(2023, 1, 1);
+    let mut rng = Rng::new(seed, i);
+    let num = enterprise_number(i);
+    let ent = number::display(num);
+    let natural = rng.chance(0.40);
+    let start = if let Some(d) = st.created {
+        snapshot + d as i32 - change_rng(seed, SALT_NEW, d, i).below(3) as i32
+    } else if num >= 1_000_000_000 {
+        d2023 + rng.below((snapshot - d2023).max(1) as u64) as i32
+    } else if rng.chance(0.003) {
+        snapshot + 1 + rng.below(5) as i32 // registered ahead of its start
+    } else {
+        let age = (-(1.0 - rng.unit()).ln() * 15.0 * 365.25) as i32;
+        (snapshot - age).max(d1900 + rng.below(3650) as i32)
+    };
+    let drawn_situation = *rng.weighted(SITUATIONS);
+    let situation = match st.situation {
+        // A natural person can go bankrupt or recover, not be liquidated or reorganised.
+        Some(s) if !natural || s == "050" || s == "000" => s,
+        _ if st.created.is_some() => "000",
+        _ => drawn_situation,
+    };
+    let (base_form, form, cac) = if natural {
+        (String::new(), String::new(), "")
+    } else {
+        let base_form = pick_form(&mut rng, cat);
+        let form = st.form.map(str::to_string).unwrap_or(base_form.clone());
+        let cac = match form.as_str() {
+            "015" => "610",
+            "008" => "706",
+            _ => "",
+        };
+        (base_form, form, cac)
+    };
+    Row::new(&mut f[ENT])
+        .q(&ent)
+        .q("AC")
+        .q(situation)
+        .q(if natural { "1" } else { "2" })
+        .q(&form)
+        .q(cac)
+        .date(Some(start))
+        .end();
+
+    let seat = place(&mut rng);
+    let lang = if rng.chance(0.03) { 0 } else { seat.lang };
+    let lang_code = lang.to_string();
+    let drawn_name = if natural {
+        person_name(&mut rng)
+    } else {
+        company_name(&mut rng, seat.lang)
+    };
+    let name = match st.renamed {
+        Some(d) if natural => person_name(&mut change_rng(seed, SALT_NAME, d, i)),
+        Some(d) => company_name(&mut change_rng(seed, SALT_NAME, d, i), seat.lang),
+        None => drawn_name.clone(),
+    };
+    Row::new(&mut f[DEN])
+        .q(&ent)
+        .q(&lang_code)
+        .q("001")
+        .q(&name)
+        .end();
+    if !natural && seat.zip < "1300" && rng.chance(0.5) {
+        // Brussels: the name in the other language too.
+        let other = if seat.lang == 1 { "2" } else { "1" };
+        Row::new(&mut f[DEN])
+            .q(&ent)
+            .q(other)
+            .q("001")
+            .q(&company_name(&mut rng, 2))
+            .end();
+    }
+    if !natural && rng.chance(0.18) {
+        let abbr: String = name
+            .split_whitespace()
+            .filter_map(|w| w.chars().next())
+            .collect();
+        Row::new(&mut f[DEN])
+            .q(&ent)
+            .q(&lang_code)
+            .q("002")
+            .q(&abbr)
+            .end();
+    }
+    if rng.chance(0.22) {
+        Row::new(&mut f[DEN])
+            .q(&ent)
+            .q(&lang_code)
+            .q("003")
+            .q(&company_name(&mut rng, seat.lang))
+            .end();
+    }
+    if !natural {
+        let drawn_struck = rng.chance(0.012).then(|| snapshot - rng.below(2000) as i32);
+        // A move after a striking-off gives a live address again.
+        let struck = match (st.struck_off, st.seat_moved) {
+            (Some(s), m) if m.is_none_or(|m| m <= s) => Some(snapshot + s as i32),
+            (_, Some(_)) => None,
+            _ => drawn_struck,
+        };
+        match st.seat_moved {
+            None => address(&mut f[ADR], &mut rng, &ent, "REGO", &seat, struck),
+            Some(d) => {
+                address(scratch, &mut rng, &ent, "REGO", &seat, struck);
+                let mut r = change_rng(seed, SALT_SEAT, d, i);
+                let p = place(&mut r);
+                address(&mut f[ADR], &mut r, &ent, "REGO", &p, struck);
+            }
+        }
+    }
+    let employer = !natural && rng.chance(0.25);
+    let vat = rng.chance(0.5);
+    let old = start < d2008;
+    match st.nace {
+        None => activities(&mut f[ACT], &mut rng, cat, &ent, old, vat, employer),
+        Some(d) => {
+            activities(scratch, &mut rng, cat, &ent, old, vat, employer);
+            let mut r = change_rng(seed, SALT_NACE, d, i);
+            activities(&mut f[ACT], &mut r, cat, &ent, old, vat, employer);
+        }
+    }
+    contacts(
+        &mut f[CON],
+        &mut rng,
+        &ent,
+        "ENT",
+        &drawn_name,
+        if natural { 0.1 } else { 0.48 },
+    );
+
+    let n_est = *rng.weighted(&[(37.0, 0u64), (52.0, 1), (6.5, 2), (2.7, 3), (1.8, 6)]);
+    // Closures take the most recent units first.
+    let open = n_est.saturating_sub(u64::from(st.closed));
+    for k in 0..n_est {
+        let e = number::display(establishment_number(i, k));
+        let est_start = start + rng.below(((snapshot - start).max(0) + 1) as u64) as i32;
+        let p = if k == 0 && !natural {
+            Place {
+                ..seat_clone(&seat)
+            }
+        } else {
+            place(&mut rng)
+        };
+        let mut out = if k < open {
+            EstOut::Files(&mut *f)
+        } else {
+            scratch.clear();
+            EstOut::Scratch(scratch)
+        };
+        establishment(
+            &mut out,
+            &mut rng,
+            cat,
+            &ent,
+            &e,
+            est_start,
+            &p,
+            &lang_code,
+            vat,
+            employer,
+            &drawn_name,
+        );
+    }
+    // Units opened after the Full extract: slots 6 and 7 (the base draws at most 6).
+    for (slot, &d) in (6..8).zip(&st.opened) {
+        let mut r = change_rng(seed, SALT_EST, d, i);
+        let e = number::display(establishment_number(i, slot));
+        let p = place(&mut r);
+        establishment(
+            &mut EstOut::Files(&mut *f),
+            &mut r,
+            cat,
+            &ent,
+            &e,
+            snapshot + d as i32,
+            &p,
+            &lang_code,
+            vat,
+            employer,
+            &drawn_name,
+        );
+    }
+    if form == "030" && rng.chance(0.3) || rng.chance(0.0005) {
+        let b = number::display(branch_number(i));
+        let b_start = start + rng.below(((snapshot - start).max(0) + 1) as u64) as i32;
+        Row::new(&mut f[BRA])
+            .q(&b)
+            .date(Some(b_start))
+            .q(&ent)
+            .end();
+        Row::new(&mut f[DEN])
+            .q(&b)
+            .q(&lang_code)
+            .q("004")
+            .q(&format!("{name} (Belgian branch)"))
+            .end();
+        let p = place(&mut rng);
+        address(&mut f[ADR], &mut rng, &b, "ABBR", &p, None);
+    }
+    scratch.clear();
+    Base {
+        number: ent,
+        natural,
+        form: base_form,
+        start,
+    }
+}
+
+/// Where an establishment's rows go: the files, or a scratch buffer for a closed unit (its random
+/// draws still happen, so the enterprise's other rows stay the same).
+enum EstOut<'a> {
+    Files(&'a mut [Vec<u8>; 8]),
+    Scratch(&'a mut Vec<u8>),
+}
+
+impl EstOut<'_> {
+    fn buf(&mut self, file: usize) -> &mut Vec<u8> {
+        match self {
+            EstOut::Files(f) => &mut f[file],
+            EstOut::Scratch(s) => s,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn establishment(
+    out: &mut EstOut,
+    rng: &mut Rng,
+    cat: &Catalog,
+    ent: &str,
+    e: &str,
+    est_start: i32,
+    p: &Place,
+    lang_code: &str,
+    vat: bool,
+    employer: bool,
+    contact_name: &str,
+) {
+    let d2008 = date::days_from_civil(2008, 1, 1);
+    Row::new(out.buf(EST))
+        .q(e)
+        .date(Some(est_start))
+        .q(ent)
+        .end();
+    address(out.buf(ADR), rng, e, "BAET", p, None);
+    if rng.chance(0.33) {
+        Row::new(out.buf(DEN))
+            .q(e)
+            .q(lang_code)
+            .q("003")
+            .q(&company_name(rng, p.lang))
+            .end();
+    }
+    activities(out.buf(ACT), rng, cat, e, est_start < d2008, vat, employer);
+    contacts(out.buf(CON), rng, e, "EST", contact_name, 0.04);
 }
 
 fn seat_clone(p: &Place) -> Place {

@@ -6,6 +6,7 @@
 
 pub mod date;
 pub mod extract;
+pub mod forms;
 pub mod meta;
 pub mod number;
 
