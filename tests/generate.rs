@@ -222,6 +222,15 @@ fn the_same_seed_gives_byte_identical_zips() {
         .unwrap();
     let d = std::fs::read(String::from_utf8(one.stdout).unwrap().trim()).unwrap();
     assert_eq!(a, d);
+    // Updates and filings too.
+    let extra = ["--updates", "2", "--filings"];
+    let e = generate_all(&tmp.path().join("e"), 3000, 42, &extra);
+    let f = generate_all(&tmp.path().join("f"), 3000, 42, &extra);
+    assert_eq!(e.len(), 8, "{e:?}");
+    for (x, y) in e.iter().zip(&f) {
+        assert_eq!(x.file_name(), y.file_name());
+        assert!(std::fs::read(x).unwrap() == std::fs::read(y).unwrap(), "{x:?}");
+    }
 }
 
 /// Every path `bce generate` printed.
