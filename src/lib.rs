@@ -1,11 +1,12 @@
 //! `bce`: KBO/BCE Open Data → validated Parquet snapshot → DuckDB warehouse.
 //!
 //! Stages (one module each, talking through files): [`ingest`] (extract → snapshot), [`reference`]
-//! (code.csv → reference tables), [`warehouse`] (snapshot → DuckDB file), [`generate`] (synthetic
-//! extracts). Shared pure modules: [`kbo`] (the format), [`vat`]. [`run`] alone knows the order.
+//! (code.csv → reference tables), [`diff`] (two snapshots → change events), [`warehouse`]
+//! (snapshot → DuckDB file), [`generate`] (synthetic extracts). Shared pure modules: [`kbo`] (the format), [`vat`]. [`run`] alone knows the order.
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod diff;
 pub mod generate;
 pub mod ingest;
 pub mod kbo;
@@ -13,5 +14,6 @@ pub mod parquet_io;
 pub mod progress;
 pub mod reference;
 pub mod run;
+pub mod sql;
 pub mod vat;
 pub mod warehouse;

@@ -58,13 +58,21 @@ pub struct PipelineArgs {
     /// DuckDB memory limit while building the warehouse.
     #[arg(long, env = "BCE_MEMORY_LIMIT", default_value = "1GB")]
     pub memory_limit: String,
+    /// Annual-account deposits (CSV, payment-risk.md format): new deposits become
+    /// company.filing_deposited events.
+    #[arg(long, env = "BCE_FILINGS")]
+    pub filings: Option<PathBuf>,
+    /// Also write this run's change events as JSON lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub events_jsonl: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// The nightly job: ingest → publish DIR/warehouse.duckdb.
+    /// The nightly job: ingest (a Full extract, or an Update applied to the previous snapshot) →
+    /// change events → publish DIR/warehouse.duckdb.
     Run {
-        /// A KBO extract: KboOpenData_…_Full.zip, or a folder of its CSV files.
+        /// A KBO extract: KboOpenData_…_Full.zip or _Update.zip, or a folder of its CSV files.
         extract: PathBuf,
         #[command(flatten)]
         args: PipelineArgs,

@@ -8,6 +8,7 @@
 //! what the operator needs to see under `DIR/failed/`.
 
 use crate::clock::Clock;
+use crate::diff;
 use crate::ingest::{self, Manifest, TableReport};
 use crate::kbo::{self, Extract, ExtractType, Meta};
 use crate::progress::Progress;
@@ -31,8 +32,24 @@ pub enum Error {
     Warehouse(#[from] warehouse::Error),
     #[error("{file}: {msg}; the extract is not a valid KBO extract")]
     Meta { file: String, msg: String },
-    #[error("{extract} is an Update extract (number {number}); applying Updates is not supported yet: run a Full extract")]
-    UpdateNotSupported { extract: String, number: u32 },
+    #[error(transparent)]
+    Diff(#[from] crate::diff::Error),
+    #[error("{extract} is Update {number}: it applies to snapshot {base}, and {out} holds no snapshot yet; run the Full extract first (`bce run KboOpenData_<nnnn>_…_Full.zip --out {out}`, any number up to {base}), then the Updates after it in order")]
+    NoBase {
+        extract: String,
+        number: u32,
+        base: u32,
+        out: String,
+    },
+    #[error("{extract} is Update {number}: it applies to snapshot {base}, but the latest snapshot in {out} is {latest}; {advice}")]
+    Gap {
+        extract: String,
+        number: u32,
+        base: u32,
+        latest: u32,
+        out: String,
+        advice: String,
+    },
     #[error("{path}: another bce process is working on this folder (it holds the lock); wait for it to finish")]
     Locked { path: PathBuf },
     #[error("{path}: no published snapshot to load; run `bce ingest EXTRACT --out {out}` first")]
@@ -72,6 +89,10 @@ pub struct Config {
     pub memory_limit: String,
     pub storage: warehouse::Storage,
     pub ingest: ingest::Options,
+    /// Annual-account deposits (payment-risk.md format), for `company.filing_deposited`.
+    pub filings: Option<PathBuf>,
+    /// Also export this run's events as JSON lines.
+    pub events_jsonl: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -97,8 +118,12 @@ pub struct Summary {
     pub warehouse: Option<PathBuf>,
     /// Where the rejects of a failed run were kept.
     pub kept_at: Option<PathBuf>,
-    /// Seconds per step (ingest, reference, warehouse, publish).
+    /// Seconds per step (ingest, reference, diff, warehouse, publish).
     pub steps: BTreeMap<String, f64>,
+    /// Events per type (empty when there was no previous snapshot to compare with).
+    pub events: BTreeMap<String, u64>,
+    /// The snapshot the events compare with.
+    pub compared_with: Option<u32>,
 }
 
 impl Summary {
@@ -275,7 +300,15 @@ pub fn reconcile(
             .get(&format!("rejects.{}", t.table))
             .copied()
             .unwrap_or(0);
-        if t.rows_read != pq + t.rows_rejected || pq != wh || rej != t.rows_rejected {
+        // An Update: its files' rows = inserted + rejected, and base − removed + inserted = written.
+        let read_ok = match &t.update {
+            None => t.rows_read == pq + t.rows_rejected,
+            Some(u) => {
+                t.rows_read == u.inserted_rows + u.delete_keys + t.rows_rejected
+                    && u.base_rows - u.removed_rows.min(u.base_rows) + u.inserted_rows == pq
+            }
+        };
+        if !read_ok || pq != wh || rej != t.rows_rejected {
             problems.push(format!(
                 "{}: {} data rows in {} but {} in Parquet + {} rejected ({} in the rejects table), {} in the warehouse",
                 t.table, t.rows_read, t.file, pq, t.rows_rejected, rej, wh
@@ -308,6 +341,68 @@ pub fn latest_snapshot(out: &Path) -> Option<(u32, PathBuf)> {
         .max_by_key(|(n, _)| *n)
 }
 
+/// The published events files (`DIR/events/<n>/events.parquet`), in extract order, except `skip`.
+pub fn published_events(out: &Path, skip: Option<u32>) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(out.join("events")) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(u32, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let n: u32 = e.file_name().to_str()?.parse().ok()?;
+            let f = e.path().join("events.parquet");
+            (f.is_file() && Some(n) != skip).then_some((n, f))
+        })
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The snapshot this extract's events compare with: for an Update, snapshot N−1, which must exist
+/// (Updates apply in order without gaps); for a Full, the latest snapshot before it, if any.
+fn base_snapshot(out: &Path, extract: &Extract, meta: &Meta) -> Result<Option<(u32, PathBuf)>> {
+    let n = meta.extract_number;
+    let before = fs::read_dir(out.join("snapshots"))
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let k: u32 = e.file_name().to_str()?.parse().ok()?;
+            (k < n && e.path().join("manifest.json").is_file()).then(|| (k, e.path()))
+        })
+        .max_by_key(|(k, _)| *k);
+    if meta.extract_type == ExtractType::Full {
+        return Ok(before);
+    }
+    let base = n.saturating_sub(1);
+    let latest = latest_snapshot(out).map(|(k, _)| k);
+    match (before, latest) {
+        (Some((k, dir)), Some(l)) if k == base && l <= n => Ok(Some((k, dir))),
+        (_, None) => Err(Error::NoBase {
+            extract: extract.display_name(),
+            number: n,
+            base,
+            out: out.display().to_string(),
+        }),
+        (_, Some(latest)) => Err(Error::Gap {
+            extract: extract.display_name(),
+            number: n,
+            base,
+            latest,
+            out: out.display().to_string(),
+            advice: if latest > n {
+                format!("Update {n} is older than snapshot {latest}: there is nothing to apply")
+            } else {
+                format!(
+                    "apply Updates {}–{base} first, or run a Full extract numbered {base} (KboOpenData_{base:04}_…_Full.zip) and then this Update",
+                    latest + 1
+                )
+            },
+        }),
+    }
+}
+
 /// `bce run` / `bce ingest` on one extract.
 pub fn run_extract(
     extract_path: &Path,
@@ -330,12 +425,6 @@ pub fn run_extract(
         extract_type = meta.extract_type.as_str(),
         "extract opened"
     );
-    if meta.extract_type == ExtractType::Update {
-        return Err(Error::UpdateNotSupported {
-            extract: extract.display_name(),
-            number: meta.extract_number,
-        });
-    }
     let live = cfg.out.join("warehouse.duckdb");
     let already = match mode {
         Mode::Run => {
@@ -365,17 +454,21 @@ pub fn run_extract(
             warehouse: Some(live),
             kept_at: None,
             steps: BTreeMap::new(),
+            events: BTreeMap::new(),
+            compared_with: None,
         });
     }
-    clean_stale(&cfg.out);
+    let base = base_snapshot(&cfg.out, &extract, &meta)?;
     let staging = cfg.out.join(format!(
         ".staging-{}-{}",
         meta.extract_number,
         std::process::id()
     ));
+    clean_stale(&cfg.out);
     let result = staged(
         &extract,
         &meta,
+        base.as_ref(),
         cfg,
         mode,
         clock,
@@ -393,6 +486,7 @@ pub fn run_extract(
 fn staged(
     extract: &Extract,
     meta: &Meta,
+    base: Option<&(u32, PathBuf)>,
     cfg: &Config,
     mode: Mode,
     clock: &dyn Clock,
@@ -408,20 +502,65 @@ fn staged(
     fs::create_dir_all(&snap).map_err(io(&snap))?;
 
     let t = Instant::now();
-    let (manifest, _rejects) = ingest::ingest_full(
-        extract,
-        meta,
-        &snap,
-        &cfg.ingest,
-        progress,
-        &clock.now_rfc3339(),
-    )?;
+    let (manifest, _rejects) = match (meta.extract_type, base) {
+        (ExtractType::Update, Some((_, base_dir))) => ingest::ingest_update(
+            extract,
+            meta,
+            base_dir,
+            &snap,
+            &cfg.ingest,
+            progress,
+            &clock.now_rfc3339(),
+            &cfg.memory_limit,
+        )?,
+        _ => ingest::ingest_full(
+            extract,
+            meta,
+            &snap,
+            &cfg.ingest,
+            progress,
+            &clock.now_rfc3339(),
+        )?,
+    };
     steps.insert("ingest".to_string(), t.elapsed().as_secs_f64());
 
     let t = Instant::now();
     let code = extract.read_all("code.csv")?;
     let reference = reference::build(&code, &extract.locate("code.csv"), &refdir)?;
     steps.insert("reference".to_string(), t.elapsed().as_secs_f64());
+
+    // Events: the previous snapshot (the Update's base, or the latest before this Full) vs this one.
+    let t = Instant::now();
+    let events_dir = staging.join("events");
+    fs::create_dir_all(&events_dir).map_err(io(&events_dir))?;
+    let events_file = events_dir.join("events.parquet");
+    let events = match base {
+        Some((_, prev)) => {
+            let prev_manifest = ingest::read_manifest(prev)?;
+            let sp = progress.spinner("diff");
+            let counts = diff::diff(
+                prev,
+                &snap,
+                &refdir,
+                cfg.filings.as_deref(),
+                &diff::Target {
+                    extract_number: meta.extract_number,
+                    snapshot_date: &manifest.snapshot_date,
+                    previous_snapshot_date: &prev_manifest.snapshot_date,
+                    created_at: &clock.now_rfc3339(),
+                },
+                &events_file,
+                &cfg.memory_limit,
+            );
+            sp.finish_and_clear();
+            counts?.0
+        }
+        None => {
+            diff::write_empty(&events_file)?;
+            BTreeMap::new()
+        }
+    };
+    steps.insert("diff".to_string(), t.elapsed().as_secs_f64());
 
     let mut summary = Summary {
         status: Status::Published,
@@ -435,9 +574,13 @@ fn staged(
         warehouse: None,
         kept_at: None,
         steps,
+        events,
+        compared_with: base.map(|b| b.0),
     };
 
     let built = staging.join("warehouse.duckdb");
+    let mut event_files = published_events(&cfg.out, Some(meta.extract_number));
+    event_files.push(events_file.clone());
     if mode == Mode::Run && summary.problems.is_empty() {
         let t = Instant::now();
         let sp = progress.spinner("warehouse");
@@ -448,12 +591,16 @@ fn staged(
             &clock.now_rfc3339(),
             if cfg.dry_run { "dry_run" } else { "published" },
         );
+        let runs = read_runs(&cfg.out);
         let counts = warehouse::build(
             &built,
-            &snap,
-            &refdir,
-            &read_runs(&cfg.out),
-            &current,
+            &warehouse::Inputs {
+                snapshot: &snap,
+                reference: &refdir,
+                events: &event_files,
+                runs: &runs,
+                current: &current,
+            },
             cfg.storage,
             &cfg.memory_limit,
         );
@@ -506,6 +653,8 @@ fn staged(
         .join(meta.extract_number.to_string());
     replace_dir(&snap, &published_snapshot)?;
     replace_dir(&refdir, &cfg.out.join("reference"))?;
+    let published_events_dir = cfg.out.join("events").join(meta.extract_number.to_string());
+    replace_dir(&events_dir, &published_events_dir)?;
     if mode == Mode::Run {
         if cfg.storage == warehouse::Storage::Views {
             warehouse::repoint_views(&built, &published_snapshot)?;
@@ -517,6 +666,10 @@ fn staged(
     summary
         .steps
         .insert("publish".to_string(), t.elapsed().as_secs_f64());
+    if let Some(jsonl) = &cfg.events_jsonl {
+        let n = diff::export_jsonl(&[published_events_dir.join("events.parquet")], jsonl)?;
+        tracing::info!(path = %jsonl.display(), events = n, "events exported");
+    }
     finish(
         &mut summary,
         if mode == Mode::Run {
@@ -554,12 +707,16 @@ pub fn load(cfg: &Config, clock: &dyn Clock, progress: &Progress) -> Result<Summ
         "published",
     );
     let sp = progress.spinner("warehouse");
+    let (events, runs) = (published_events(&cfg.out, None), read_runs(&cfg.out));
     let counts = warehouse::build(
         &built,
-        &snap,
-        &refdir,
-        &read_runs(&cfg.out),
-        &current,
+        &warehouse::Inputs {
+            snapshot: &snap,
+            reference: &refdir,
+            events: &events,
+            runs: &runs,
+            current: &current,
+        },
         cfg.storage,
         &cfg.memory_limit,
     );
@@ -586,6 +743,8 @@ pub fn load(cfg: &Config, clock: &dyn Clock, progress: &Progress) -> Result<Summ
         warehouse: None,
         kept_at: None,
         steps: BTreeMap::new(),
+        events: BTreeMap::new(),
+        compared_with: None,
     };
     if summary.problems.is_empty() && !cfg.dry_run {
         let live = cfg.out.join("warehouse.duckdb");
@@ -644,19 +803,33 @@ pub fn render_summary(s: &Summary) -> String {
         }
         let rej: u64 = s.tables.iter().map(|t| t.rows_rejected).sum();
         let read: u64 = s.tables.iter().map(|t| t.rows_read).sum();
+        let written: u64 = s.tables.iter().map(|t| t.rows_written).sum();
         out.push_str(&format!(
             "{:<14} {:>12} {:>12} {:>9}\n",
-            "total",
-            read,
-            read - rej,
-            rej
+            "total", read, written, rej
         ));
+        if s.extract_type == "update" {
+            out.push_str("(an Update: rows read are its insert and delete files; written, the new snapshot)\n");
+        }
     }
     for p in &s.problems {
         out.push_str(&format!("problem: {p}\n"));
     }
     if let Some(k) = &s.kept_at {
         out.push_str(&format!("rejects and manifest kept in {}\n", k.display()));
+    }
+    if let Some(prev) = s.compared_with {
+        let total: u64 = s.events.values().sum();
+        let per: Vec<String> = s.events.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push_str(&format!(
+            "events since snapshot {prev}: {total}{}{}\n",
+            if per.is_empty() { "" } else { " (" },
+            if per.is_empty() {
+                String::new()
+            } else {
+                per.join(", ") + ")"
+            }
+        ));
     }
     if let Some(w) = &s.warehouse {
         out.push_str(&format!("warehouse: {}\n", w.display()));

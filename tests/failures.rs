@@ -301,20 +301,27 @@ fn the_same_extract_twice_is_a_no_op_unless_forced_and_dry_run_publishes_nothing
 }
 
 #[test]
-fn an_update_extract_is_refused_with_a_clear_message() {
+fn an_update_extract_missing_its_files_names_the_file_and_publishes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
+    let out = published_base(tmp.path());
+    // Update 147 on snapshot 146, but shaped like a Full extract (no _insert/_delete files).
     let extract = small_extract(tmp.path(), |files| {
         let f = files.iter_mut().find(|(n, _)| n == "meta.csv").unwrap();
-        f.1 = meta_csv(148, "12-10-2025", "update").into_bytes();
+        f.1 = meta_csv(147, "11-10-2025", "update").into_bytes();
     });
     let (code, _, stderr) = run(&[
         "run",
         extract.to_str().unwrap(),
         "--out",
-        tmp.path().join("w").to_str().unwrap(),
+        out.to_str().unwrap(),
     ]);
-    assert_eq!(code, 2);
-    assert!(stderr.contains("Update extract"), "{stderr}");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("enterprise_insert.csv is missing"),
+        "{stderr}"
+    );
+    assert_eq!(published_number(&out), "146");
+    assert!(!out.join("snapshots/147").exists());
 }
 
 #[test]

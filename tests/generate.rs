@@ -229,7 +229,10 @@ fn the_same_seed_gives_byte_identical_zips() {
     assert_eq!(e.len(), 8, "{e:?}");
     for (x, y) in e.iter().zip(&f) {
         assert_eq!(x.file_name(), y.file_name());
-        assert!(std::fs::read(x).unwrap() == std::fs::read(y).unwrap(), "{x:?}");
+        assert!(
+            std::fs::read(x).unwrap() == std::fs::read(y).unwrap(),
+            "{x:?}"
+        );
     }
 }
 

@@ -48,6 +48,8 @@ fn config(args: &PipelineArgs) -> anyhow::Result<Config> {
         memory_limit: args.memory_limit.clone(),
         storage: args.storage,
         ingest: Default::default(),
+        filings: args.filings.clone(),
+        events_jsonl: args.events_jsonl.clone(),
     })
 }
 

@@ -13,9 +13,11 @@ mod encode;
 mod keys;
 mod rejects;
 pub mod typing;
+mod update;
 
 pub use keys::KeySet;
 pub use rejects::Reject;
+pub use update::ingest_update;
 
 use crate::kbo::{self, Extract, Meta, TableDef};
 use crate::progress::Progress;
@@ -73,6 +75,24 @@ pub struct TableReport {
     pub orphan_rows: u64,
     pub unknown_columns: Vec<String>,
     pub missing_optional_columns: Vec<String>,
+    /// For an Update extract: how the previous snapshot's rows became this one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateCounts>,
+}
+
+/// One table of an Update applied: base rows − removed rows + inserted rows = rows written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UpdateCounts {
+    /// Rows of the table in the previous snapshot.
+    pub base_rows: u64,
+    /// Keys in the table's delete file.
+    pub delete_keys: u64,
+    /// Previous rows removed (by the delete file, a re-inserted unique key, or the cascade rule).
+    pub removed_rows: u64,
+    /// Of those, rows removed only because their entity was removed (deletes that do not cascade).
+    pub cascaded_rows: u64,
+    /// Rows of the insert file written.
+    pub inserted_rows: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -236,7 +256,7 @@ pub fn writer_properties(def: &TableDef, zstd_level: i32) -> WriterProperties {
             kbo::ColType::Date => {}
         }
     }
-    if def.name == "enterprise" {
+    if def.derives_vat() {
         b = b.set_column_dictionary_enabled("vat_number".into(), false);
     }
     b.build()
@@ -550,6 +570,7 @@ fn consume(
             orphan_rows: stats.orphans,
             unknown_columns: binding.unknown_columns.clone(),
             missing_optional_columns: binding.missing_optional.clone(),
+            update: None,
         },
         rejects,
         own,

@@ -26,7 +26,7 @@ pub fn schema(def: &TableDef) -> SchemaRef {
             Field::new(c.name, ty, c.nullable)
         })
         .collect();
-    if def.name == "enterprise" {
+    if def.derives_vat() {
         fields.push(Field::new("vat_number", DataType::Utf8, false));
     }
     Arc::new(Schema::new(fields))
@@ -201,8 +201,7 @@ impl<'a> Typer<'a> {
                 _ => Builder::Str(StringBuilder::with_capacity(n, n * 12)),
             })
             .collect();
-        let mut vat =
-            (self.def.name == "enterprise").then(|| StringBuilder::with_capacity(n, n * 12));
+        let mut vat = (self.def.derives_vat()).then(|| StringBuilder::with_capacity(n, n * 12));
         let mut vals: Vec<Val> = Vec::with_capacity(ncols);
         for rec in records {
             self.stats.read += 1;

@@ -88,6 +88,11 @@ impl TableDef {
     pub fn by_name(name: &str) -> Option<&'static TableDef> {
         TABLES.iter().find(|t| t.name == name)
     }
+    /// Whether the table's Parquet file carries the derived `vat_number` (the enterprise table,
+    /// not an Update's key-only delete file).
+    pub fn derives_vat(&self) -> bool {
+        self.name == "enterprise" && self.unique_key
+    }
     /// `<table>_insert.csv` / `<table>_delete.csv` of an Update extract.
     pub fn update_file(&self, suffix: &str) -> String {
         format!("{}_{suffix}.csv", self.name)
@@ -192,6 +197,61 @@ pub static TABLES: [TableDef; 7] = [
             col("NaceCode", "nace_code", Code),
             col("Classification", "classification", Code),
         ],
+    },
+];
+
+/// The delete files of an Update extract (kbo-open-data.md "Update extracts"): the key column only,
+/// in [`TABLES`] order. Duplicate keys are harmless there, so none is unique.
+pub static DELETE_TABLES: [TableDef; 7] = [
+    TableDef {
+        name: "enterprise",
+        file: "enterprise_delete.csv",
+        unique_key: false,
+        columns: &[key(
+            "EnterpriseNumber",
+            "enterprise_number",
+            Number(Enterprise),
+        )],
+    },
+    TableDef {
+        name: "establishment",
+        file: "establishment_delete.csv",
+        unique_key: false,
+        columns: &[key(
+            "EstablishmentNumber",
+            "establishment_number",
+            Number(Establishment),
+        )],
+    },
+    TableDef {
+        name: "branch",
+        file: "branch_delete.csv",
+        unique_key: false,
+        columns: &[key("Id", "branch_id", Number(Branch))],
+    },
+    TableDef {
+        name: "denomination",
+        file: "denomination_delete.csv",
+        unique_key: false,
+        columns: &[key("EntityNumber", "entity_number", EntityNumber)],
+    },
+    TableDef {
+        name: "address",
+        file: "address_delete.csv",
+        unique_key: false,
+        columns: &[key("EntityNumber", "entity_number", EntityNumber)],
+    },
+    TableDef {
+        name: "contact",
+        file: "contact_delete.csv",
+        unique_key: false,
+        columns: &[key("EntityNumber", "entity_number", EntityNumber)],
+    },
+    TableDef {
+        name: "activity",
+        file: "activity_delete.csv",
+        unique_key: false,
+        columns: &[key("EntityNumber", "entity_number", EntityNumber)],
     },
 ];
 

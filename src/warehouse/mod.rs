@@ -5,6 +5,7 @@
 //! checkpointed and closed, so that [`publish`] can rename it over the live one atomically.
 //! Invariants: the live warehouse is never opened for writing; tables keep the snapshot's row order.
 
+use crate::sql::{quote, statements};
 use duckdb::Connection;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -71,10 +72,6 @@ pub struct Published {
     pub snapshot_date: String,
 }
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// How the data tables are stored in the warehouse file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -87,16 +84,34 @@ pub enum Storage {
     Tables,
 }
 
+/// What a warehouse is built from: files published (or staged) by the other stages.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    /// The snapshot folder (`<table>.parquet`, `rejects.parquet`).
+    pub snapshot: &'a Path,
+    /// The reference folder.
+    pub reference: &'a Path,
+    /// The events files of every published extract (and this run's).
+    pub events: &'a [PathBuf],
+    /// The run history, and the run being published.
+    pub runs: &'a [RunRecord],
+    pub current: &'a RunRecord,
+}
+
 /// Builds a warehouse file at `path` (which must not exist) from the snapshot and reference folders.
 pub fn build(
     path: &Path,
-    snapshot: &Path,
-    reference: &Path,
-    runs: &[RunRecord],
-    current: &RunRecord,
+    inputs: &Inputs,
     storage: Storage,
     memory_limit: &str,
 ) -> Result<BTreeMap<String, u64>> {
+    let Inputs {
+        snapshot,
+        reference,
+        events,
+        runs,
+        current,
+    } = *inputs;
     let db = |source| Error::Db {
         path: path.to_path_buf(),
         source,
@@ -123,6 +138,28 @@ pub fn build(
         conn.execute_batch(stmt).map_err(db)?;
         tracing::debug!(seconds = format!("{:.2}", t.elapsed().as_secs_f64()), sql = %stmt.lines().find(|l| !l.starts_with("--")).unwrap_or(""), "warehouse statement");
     }
+    // Events of every published extract (small: a day's changes), and this run's.
+    let files: Vec<String> = events
+        .iter()
+        .map(|p| {
+            quote(
+                &std::path::absolute(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .to_string_lossy(),
+            )
+        })
+        .collect();
+    conn.execute_batch(&if files.is_empty() {
+        "CREATE TABLE events (id VARCHAR, type VARCHAR, created_at TIMESTAMP, extract_number INTEGER,
+            snapshot_date DATE, enterprise_number VARCHAR, establishment_number VARCHAR, data JSON);"
+            .to_string()
+    } else {
+        format!(
+            "CREATE TABLE events AS SELECT * FROM read_parquet([{}]) ORDER BY extract_number, type, enterprise_number, establishment_number, id;",
+            files.join(", ")
+        )
+    })
+    .map_err(db)?;
     conn.execute_batch(
         "CREATE TABLE runs (run_id VARCHAR, extract_number INTEGER, snapshot_date DATE, extract_type VARCHAR,
             started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, rows_read JSON, rows_written JSON,
@@ -199,14 +236,6 @@ pub fn repoint_views(path: &Path, snapshot: &Path) -> Result<()> {
     }
     conn.execute_batch("CHECKPOINT;").map_err(db)?;
     conn.close().map_err(|(_, e)| db(e))
-}
-
-/// The statements of a SQL file (split on `;` at line ends; the files keep one statement per `;`).
-fn statements(sql: &str) -> impl Iterator<Item = &str> {
-    sql.split(";\n").map(str::trim).filter(|s| {
-        s.lines()
-            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
-    })
 }
 
 /// Rows per table (data, rejects per table as `rejects.<table>`, reference).
