@@ -1,8 +1,9 @@
 //! `bce`: KBO/BCE Open Data → validated Parquet snapshot → DuckDB warehouse.
 //!
 //! Stages (one module each, talking through files): [`ingest`] (extract → snapshot), [`reference`]
-//! (code.csv → reference tables), [`diff`] (two snapshots → change events), [`warehouse`]
-//! (snapshot → DuckDB file), [`generate`] (synthetic extracts). Shared pure modules: [`kbo`] (the format), [`vat`]. [`run`] alone knows the order.
+//! (code.csv → reference tables), [`diff`] (two snapshots → change events), [`score`] (snapshot
+//! → payment-risk scores), [`warehouse`] (snapshot → DuckDB file), [`generate`] (synthetic
+//! extracts). Shared pure modules: [`kbo`] (the format), [`vat`]. [`run`] alone knows the order.
 #![forbid(unsafe_code)]
 
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod parquet_io;
 pub mod progress;
 pub mod reference;
 pub mod run;
+pub mod score;
 pub mod sql;
 pub mod vat;
 pub mod warehouse;

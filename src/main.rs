@@ -58,8 +58,8 @@ pub struct PipelineArgs {
     /// DuckDB memory limit while building the warehouse.
     #[arg(long, env = "BCE_MEMORY_LIMIT", default_value = "1GB")]
     pub memory_limit: String,
-    /// Annual-account deposits (CSV, payment-risk.md format): new deposits become
-    /// company.filing_deposited events.
+    /// Annual-account deposits (CSV, payment-risk.md format): they feed the payment-risk scores,
+    /// and new deposits become company.filing_deposited events.
     #[arg(long, env = "BCE_FILINGS")]
     pub filings: Option<PathBuf>,
     /// Also write this run's change events as JSON lines to FILE.
@@ -70,7 +70,7 @@ pub struct PipelineArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// The nightly job: ingest (a Full extract, or an Update applied to the previous snapshot) →
-    /// change events → publish DIR/warehouse.duckdb.
+    /// change events → payment-risk scores → publish DIR/warehouse.duckdb.
     Run {
         /// A KBO extract: KboOpenData_…_Full.zip or _Update.zip, or a folder of its CSV files.
         extract: PathBuf,
@@ -85,6 +85,15 @@ pub enum Command {
     },
     /// Publish the warehouse from the latest snapshot.
     Load {
+        #[command(flatten)]
+        args: PipelineArgs,
+    },
+    /// Payment-risk scores of the latest snapshot (then the warehouse is republished), or
+    /// `bce score explain NUMBER`: one company's score and reasons.
+    #[command(args_conflicts_with_subcommands = true)]
+    Score {
+        #[command(subcommand)]
+        command: Option<cli::score::Command>,
         #[command(flatten)]
         args: PipelineArgs,
     },

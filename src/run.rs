@@ -13,6 +13,7 @@ use crate::ingest::{self, Manifest, TableReport};
 use crate::kbo::{self, Extract, ExtractType, Meta};
 use crate::progress::Progress;
 use crate::reference;
+use crate::score;
 use crate::warehouse::{self, RunRecord};
 use std::collections::BTreeMap;
 use std::fs;
@@ -34,6 +35,12 @@ pub enum Error {
     Meta { file: String, msg: String },
     #[error(transparent)]
     Diff(#[from] crate::diff::Error),
+    #[error(transparent)]
+    Score(#[from] score::Error),
+    #[error("{number:?} is not an enterprise number ({reason}); give it as 0200.065.765, 0200065765 or BE0200065765")]
+    BadNumber { number: String, reason: String },
+    #[error("{path}: no payment-risk scores published; run `bce run EXTRACT --out {out}` or `bce score --out {out}` first")]
+    NoScores { path: PathBuf, out: String },
     #[error("{extract} is Update {number}: it applies to snapshot {base}, and {out} holds no snapshot yet; run the Full extract first (`bce run KboOpenData_<nnnn>_…_Full.zip --out {out}`, any number up to {base}), then the Updates after it in order")]
     NoBase {
         extract: String,
@@ -124,6 +131,8 @@ pub struct Summary {
     pub events: BTreeMap<String, u64>,
     /// The snapshot the events compare with.
     pub compared_with: Option<u32>,
+    /// The payment-risk scores written (None when the step did not run).
+    pub scores: Option<score::Report>,
 }
 
 impl Summary {
@@ -164,7 +173,12 @@ pub fn read_meta(extract: &Extract) -> Result<Meta> {
 
 /// Removes staging folders left by runs that were killed (we hold the lock, so none is live).
 fn clean_stale(out: &Path) {
-    for dir in [out.to_path_buf(), out.join("snapshots")] {
+    for dir in [
+        out.to_path_buf(),
+        out.join("snapshots"),
+        out.join("events"),
+        out.join("scores"),
+    ] {
         let Ok(entries) = fs::read_dir(&dir) else {
             continue;
         };
@@ -341,6 +355,28 @@ pub fn latest_snapshot(out: &Path) -> Option<(u32, PathBuf)> {
         .max_by_key(|(n, _)| *n)
 }
 
+/// Scores: one row per enterprise of the snapshot plus the stopped ones, all in the warehouse.
+fn reconcile_scores(
+    m: &Manifest,
+    r: &score::Report,
+    counts: &BTreeMap<String, u64>,
+) -> Vec<String> {
+    let enterprises = m
+        .tables
+        .iter()
+        .find(|t| t.table == "enterprise")
+        .map_or(0, |t| t.rows_written);
+    let wh = counts.get("payment_risk").copied().unwrap_or(0);
+    if r.rows != enterprises + r.stopped || wh != r.rows {
+        vec![format!(
+            "payment_risk: {} rows scored for {} enterprises + {} that left the register, {} in the warehouse",
+            r.rows, enterprises, r.stopped, wh
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
 /// The published events files (`DIR/events/<n>/events.parquet`), in extract order, except `skip`.
 pub fn published_events(out: &Path, skip: Option<u32>) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(out.join("events")) else {
@@ -456,6 +492,7 @@ pub fn run_extract(
             steps: BTreeMap::new(),
             events: BTreeMap::new(),
             compared_with: None,
+            scores: None,
         });
     }
     let base = base_snapshot(&cfg.out, &extract, &meta)?;
@@ -562,6 +599,34 @@ fn staged(
     };
     steps.insert("diff".to_string(), t.elapsed().as_secs_f64());
 
+    // Payment-risk scores (`bce run`; `bce ingest` stops at the snapshot): the events of every
+    // published extract and this one's, the model takes those of the last 12 months.
+    let mut event_files = published_events(&cfg.out, Some(meta.extract_number));
+    event_files.push(events_file.clone());
+    let scores_dir = staging.join("scores");
+    let scores_file = scores_dir.join("payment_risk.parquet");
+    let scores = if mode == Mode::Run {
+        let t = Instant::now();
+        fs::create_dir_all(&scores_dir).map_err(io(&scores_dir))?;
+        let sp = progress.spinner("score");
+        let report = score::score(
+            &score::Inputs {
+                snapshot: &snap,
+                reference: &refdir,
+                snapshot_date: &manifest.snapshot_date,
+                filings: cfg.filings.as_deref(),
+                events: &event_files,
+            },
+            &scores_file,
+            &cfg.memory_limit,
+        );
+        sp.finish_and_clear();
+        steps.insert("score".to_string(), t.elapsed().as_secs_f64());
+        Some(report?)
+    } else {
+        None
+    };
+
     let mut summary = Summary {
         status: Status::Published,
         extract_number: meta.extract_number,
@@ -576,11 +641,10 @@ fn staged(
         steps,
         events,
         compared_with: base.map(|b| b.0),
+        scores: scores.clone(),
     };
 
     let built = staging.join("warehouse.duckdb");
-    let mut event_files = published_events(&cfg.out, Some(meta.extract_number));
-    event_files.push(events_file.clone());
     if mode == Mode::Run && summary.problems.is_empty() {
         let t = Instant::now();
         let sp = progress.spinner("warehouse");
@@ -598,6 +662,7 @@ fn staged(
                 snapshot: &snap,
                 reference: &refdir,
                 events: &event_files,
+                scores: scores.as_ref().map(|_| scores_file.as_path()),
                 runs: &runs,
                 current: &current,
             },
@@ -612,6 +677,11 @@ fn staged(
         summary
             .problems
             .extend(reconcile(&manifest, &snap, &reference, &refdir, &counts)?);
+        if let Some(r) = &scores {
+            summary
+                .problems
+                .extend(reconcile_scores(&manifest, r, &counts));
+        }
     }
 
     let finish = |summary: &mut Summary, status: &str| -> Result<()> {
@@ -655,6 +725,12 @@ fn staged(
     replace_dir(&refdir, &cfg.out.join("reference"))?;
     let published_events_dir = cfg.out.join("events").join(meta.extract_number.to_string());
     replace_dir(&events_dir, &published_events_dir)?;
+    if scores.is_some() {
+        replace_dir(
+            &scores_dir,
+            &cfg.out.join("scores").join(meta.extract_number.to_string()),
+        )?;
+    }
     if mode == Mode::Run {
         if cfg.storage == warehouse::Storage::Views {
             warehouse::repoint_views(&built, &published_snapshot)?;
@@ -684,15 +760,109 @@ fn staged(
 /// `bce load`: publishes the warehouse from the latest published snapshot and reference tables.
 pub fn load(cfg: &Config, clock: &dyn Clock, progress: &Progress) -> Result<Summary> {
     let t0 = Instant::now();
-    let started_at = clock.now_rfc3339();
-    let run_id = format!("run_{}_{}", clock.now(), std::process::id());
     fs::create_dir_all(&cfg.out).map_err(io(&cfg.out))?;
     let _lock = lock(&cfg.out)?;
-    let (n, snap) = latest_snapshot(&cfg.out).ok_or_else(|| Error::NoSnapshot {
-        path: cfg.out.join("snapshots"),
-        out: cfg.out.display().to_string(),
-    })?;
+    let (n, snap) = latest(&cfg.out)?;
+    load_locked(cfg, clock, progress, t0, n, &snap, None)
+}
+
+fn latest(out: &Path) -> Result<(u32, PathBuf)> {
+    latest_snapshot(out).ok_or_else(|| Error::NoSnapshot {
+        path: out.join("snapshots"),
+        out: out.display().to_string(),
+    })
+}
+
+/// `bce score`: scores the latest published snapshot (with `cfg.filings` and the published
+/// events), publishes `DIR/scores/<n>/`, then the warehouse as `bce load` does.
+pub fn score_published(cfg: &Config, clock: &dyn Clock, progress: &Progress) -> Result<Summary> {
+    let t0 = Instant::now();
+    fs::create_dir_all(&cfg.out).map_err(io(&cfg.out))?;
+    let _lock = lock(&cfg.out)?;
+    let (n, snap) = latest(&cfg.out)?;
     let manifest = ingest::read_manifest(&snap)?;
+    clean_stale(&cfg.out);
+    let staging = cfg
+        .out
+        .join(format!(".staging-score-{n}-{}", std::process::id()));
+    fs::create_dir_all(&staging).map_err(io(&staging))?;
+    let sp = progress.spinner("score");
+    let report = score::score(
+        &score::Inputs {
+            snapshot: &snap,
+            reference: &cfg.out.join("reference"),
+            snapshot_date: &manifest.snapshot_date,
+            filings: cfg.filings.as_deref(),
+            events: &published_events(&cfg.out, None),
+        },
+        &staging.join("payment_risk.parquet"),
+        &cfg.memory_limit,
+    );
+    sp.finish_and_clear();
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e.into());
+        }
+    };
+    let t = t0.elapsed().as_secs_f64();
+    if cfg.dry_run {
+        let _ = fs::remove_dir_all(&staging);
+    } else {
+        replace_dir(&staging, &cfg.out.join("scores").join(n.to_string()))?;
+    }
+    let mut summary = load_locked(cfg, clock, progress, t0, n, &snap, Some(report))?;
+    summary.steps.insert("score".to_string(), t);
+    Ok(summary)
+}
+
+/// The published score of one enterprise (`bce score explain`).
+pub fn explain_score(out: &Path, number: &str) -> Result<Option<score::Explained>> {
+    let c = crate::vat::check(number);
+    let Some(display) = c.enterprise_number() else {
+        return Err(Error::BadNumber {
+            number: number.to_string(),
+            reason: c
+                .reason
+                .map(|r| r.as_str().replace('_', " "))
+                .unwrap_or_else(|| "not valid".into()),
+        });
+    };
+    let Some((n, snap)) = latest_snapshot(out).filter(|(n, _)| {
+        out.join(format!("scores/{n}/payment_risk.parquet"))
+            .is_file()
+    }) else {
+        return Err(Error::NoScores {
+            path: out.join("scores"),
+            out: out.display().to_string(),
+        });
+    };
+    let manifest = ingest::read_manifest(&snap)?;
+    Ok(score::explain(
+        &out.join(format!("scores/{n}/payment_risk.parquet")),
+        Some(&out.join("warehouse.duckdb")),
+        &display,
+        n,
+        &manifest.snapshot_date,
+    )?)
+}
+
+fn load_locked(
+    cfg: &Config,
+    clock: &dyn Clock,
+    progress: &Progress,
+    t0: Instant,
+    n: u32,
+    snap: &Path,
+    scored: Option<score::Report>,
+) -> Result<Summary> {
+    let started_at = clock.now_rfc3339();
+    let run_id = format!("run_{}_{}", clock.now(), std::process::id());
+    let snap = snap.to_path_buf();
+    let manifest = ingest::read_manifest(&snap)?;
+    let scores_file = cfg.out.join(format!("scores/{n}/payment_risk.parquet"));
+    let scores_file = scores_file.is_file().then_some(scores_file);
     let refdir = cfg.out.join("reference");
     let reference = reference::read_report(&refdir)?;
     clean_stale(&cfg.out);
@@ -714,6 +884,7 @@ pub fn load(cfg: &Config, clock: &dyn Clock, progress: &Progress) -> Result<Summ
             snapshot: &snap,
             reference: &refdir,
             events: &events,
+            scores: scores_file.as_deref(),
             runs: &runs,
             current: &current,
         },
@@ -721,9 +892,20 @@ pub fn load(cfg: &Config, clock: &dyn Clock, progress: &Progress) -> Result<Summ
         &cfg.memory_limit,
     );
     sp.finish_and_clear();
-    let result = counts
-        .map_err(Error::from)
-        .and_then(|counts| reconcile(&manifest, &snap, &reference, &refdir, &counts));
+    let result = counts.map_err(Error::from).and_then(|counts| {
+        let mut p = reconcile(&manifest, &snap, &reference, &refdir, &counts)?;
+        if let Some(f) = &scores_file {
+            let rows = warehouse::parquet_rows(f)?;
+            let wh = counts.get("payment_risk").copied().unwrap_or(0);
+            if rows != wh {
+                p.push(format!(
+                    "payment_risk: {rows} rows in {} but {wh} in the warehouse",
+                    f.display()
+                ));
+            }
+        }
+        Ok(p)
+    });
     let problems = match result {
         Ok(p) => p,
         Err(e) => {
@@ -745,6 +927,7 @@ pub fn load(cfg: &Config, clock: &dyn Clock, progress: &Progress) -> Result<Summ
         steps: BTreeMap::new(),
         events: BTreeMap::new(),
         compared_with: None,
+        scores: scored,
     };
     if summary.problems.is_empty() && !cfg.dry_run {
         let live = cfg.out.join("warehouse.duckdb");
@@ -830,6 +1013,28 @@ pub fn render_summary(s: &Summary) -> String {
                 per.join(", ") + ")"
             }
         ));
+    }
+    if let Some(r) = &s.scores {
+        let pct = |c: &str| {
+            let n = r.categories.get(c).copied().unwrap_or(0);
+            format!("{c} {n} ({:.1} %)", 100.0 * n as f64 / r.rows.max(1) as f64)
+        };
+        out.push_str(&format!(
+            "payment risk ({} scored{}): {}\n",
+            r.rows,
+            if r.stopped > 0 {
+                format!(", {} left the register", r.stopped)
+            } else {
+                String::new()
+            },
+            ["low", "moderate", "high", "critical"].map(pct).join(", ")
+        ));
+        if r.filings_rejected > 0 {
+            out.push_str(&format!(
+                "filings: {} rows skipped (see the warnings: line and column)\n",
+                r.filings_rejected
+            ));
+        }
     }
     if let Some(w) = &s.warehouse {
         out.push_str(&format!("warehouse: {}\n", w.display()));

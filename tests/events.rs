@@ -3,7 +3,6 @@
 //! event type on hand-made extracts, a snapshot diffed with itself gives nothing, gaps are refused.
 
 mod common;
-use bce::kbo::number::{display, with_check_digits};
 use common::*;
 use std::path::{Path, PathBuf};
 
@@ -307,10 +306,6 @@ fn updates_out_of_order_or_without_a_base_are_refused() {
 
 // --- Hand-made extracts: one of each event ---
 
-fn ent(base: u32) -> String {
-    display(with_check_digits(base))
-}
-
 struct World {
     a: String,
     b: String,
@@ -329,41 +324,6 @@ fn world() -> World {
         e1: ent(20_000_001),
         e2: ent(20_000_002),
     }
-}
-
-const ENT_H: &str = "\"EnterpriseNumber\",\"Status\",\"JuridicalSituation\",\"TypeOfEnterprise\",\"JuridicalForm\",\"JuridicalFormCAC\",\"StartDate\"\n";
-const EST_H: &str = "\"EstablishmentNumber\",\"StartDate\",\"EnterpriseNumber\"\n";
-const DEN_H: &str = "\"EntityNumber\",\"Language\",\"TypeOfDenomination\",\"Denomination\"\n";
-const ADR_H: &str = "\"EntityNumber\",\"TypeOfAddress\",\"CountryNL\",\"CountryFR\",\"Zipcode\",\"MunicipalityNL\",\"MunicipalityFR\",\"StreetNL\",\"StreetFR\",\"HouseNumber\",\"Box\",\"ExtraAddressInfo\",\"DateStrikingOff\"\n";
-const CON_H: &str = "\"EntityNumber\",\"EntityContact\",\"ContactType\",\"Value\"\n";
-const ACT_H: &str =
-    "\"EntityNumber\",\"ActivityGroup\",\"NaceVersion\",\"NaceCode\",\"Classification\"\n";
-const BRA_H: &str = "\"Id\",\"StartDate\",\"EnterpriseNumber\"\n";
-
-fn e_row(n: &str, situation: &str, form: &str) -> String {
-    format!("\"{n}\",\"AC\",\"{situation}\",\"2\",\"{form}\",\"\",01-01-2010\n")
-}
-fn den(n: &str, name: &str) -> String {
-    format!("\"{n}\",\"2\",\"001\",\"{name}\"\n")
-}
-fn adr(n: &str, zip: &str, city: &str) -> String {
-    format!("\"{n}\",\"REGO\",\"\",\"\",\"{zip}\",\"{city}\",\"{city}\",\"Kerkstraat\",\"Kerkstraat\",\"1\",\"\",\"\",\n")
-}
-fn act(n: &str, code: &str) -> String {
-    format!("\"{n}\",\"003\",\"2025\",\"{code}\",\"MAIN\"\n")
-}
-
-fn files(number: u32, date: &str, kind: &str, tables: &[(&str, String)]) -> Files {
-    let mut f: Files = vec![
-        ("meta.csv".into(), meta_csv(number, date, kind).into_bytes()),
-        ("code.csv".into(), code_csv()),
-    ];
-    f.extend(
-        tables
-            .iter()
-            .map(|(n, c)| (n.to_string(), c.clone().into_bytes())),
-    );
-    f
 }
 
 fn full_1(w: &World) -> Files {

@@ -1,6 +1,7 @@
 //! Subcommand handlers: turn parsed arguments into library calls and print results.
 
 pub mod generate;
+pub mod score;
 pub mod vat;
 
 use crate::{Cli, Command, LogFormat, PipelineArgs};
@@ -77,6 +78,20 @@ pub fn dispatch(cli: &Cli, progress: &Progress) -> anyhow::Result<u8> {
                 eprintln!("effective configuration: {cfg:?}");
             }
             run::load(&cfg, &clock, progress)?
+        }
+        Command::Score {
+            command: Some(command),
+            ..
+        } => return score::run(command, cli.log_format),
+        Command::Score {
+            command: None,
+            args,
+        } => {
+            let cfg = config(args)?;
+            if cli.verbose {
+                eprintln!("effective configuration: {cfg:?}");
+            }
+            run::score_published(&cfg, &clock, progress)?
         }
         Command::Generate(args) => return generate::run(args, cli.verbose, progress),
         Command::Vat { command } => return vat::run(command),

@@ -5,7 +5,7 @@
 //! checkpointed and closed, so that [`publish`] can rename it over the live one atomically.
 //! Invariants: the live warehouse is never opened for writing; tables keep the snapshot's row order.
 
-use crate::sql::{quote, statements};
+use crate::sql::{quote, quote_path, statements};
 use duckdb::Connection;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -93,6 +93,8 @@ pub struct Inputs<'a> {
     pub reference: &'a Path,
     /// The events files of every published extract (and this run's).
     pub events: &'a [PathBuf],
+    /// The snapshot's payment-risk scores (`payment_risk.parquet`), when scored.
+    pub scores: Option<&'a Path>,
     /// The run history, and the run being published.
     pub runs: &'a [RunRecord],
     pub current: &'a RunRecord,
@@ -109,6 +111,7 @@ pub fn build(
         snapshot,
         reference,
         events,
+        scores,
         runs,
         current,
     } = *inputs;
@@ -139,16 +142,7 @@ pub fn build(
         tracing::debug!(seconds = format!("{:.2}", t.elapsed().as_secs_f64()), sql = %stmt.lines().find(|l| !l.starts_with("--")).unwrap_or(""), "warehouse statement");
     }
     // Events of every published extract (small: a day's changes), and this run's.
-    let files: Vec<String> = events
-        .iter()
-        .map(|p| {
-            quote(
-                &std::path::absolute(p)
-                    .unwrap_or_else(|_| p.clone())
-                    .to_string_lossy(),
-            )
-        })
-        .collect();
+    let files: Vec<String> = events.iter().map(|p| quote_path(p)).collect();
     conn.execute_batch(&if files.is_empty() {
         "CREATE TABLE events (id VARCHAR, type VARCHAR, created_at TIMESTAMP, extract_number INTEGER,
             snapshot_date DATE, enterprise_number VARCHAR, establishment_number VARCHAR, data JSON);"
@@ -158,6 +152,20 @@ pub fn build(
             "CREATE TABLE events AS SELECT * FROM read_parquet([{}]) ORDER BY extract_number, type, enterprise_number, establishment_number, id;",
             files.join(", ")
         )
+    })
+    .map_err(db)?;
+    // Payment-risk scores: a native table (2 M small rows; lookups by enterprise number).
+    conn.execute_batch(&match scores {
+        Some(p) => format!(
+            "CREATE TABLE payment_risk AS SELECT * FROM read_parquet({});",
+            quote_path(p)
+        ),
+        None => {
+            "CREATE TABLE payment_risk (enterprise_number VARCHAR, score INTEGER, category VARCHAR,
+            model_version VARCHAR, data_completeness VARCHAR,
+            reasons STRUCT(code VARCHAR, points INTEGER, evidence VARCHAR)[]);"
+                .to_string()
+        }
     })
     .map_err(db)?;
     conn.execute_batch(
@@ -241,7 +249,11 @@ pub fn repoint_views(path: &Path, snapshot: &Path) -> Result<()> {
 /// Rows per table (data, rejects per table as `rejects.<table>`, reference).
 fn table_counts(conn: &Connection) -> duckdb::Result<BTreeMap<String, u64>> {
     let mut out = BTreeMap::new();
-    for t in SNAPSHOT_TABLES.iter().chain(REFERENCE_TABLES.iter()) {
+    for t in SNAPSHOT_TABLES
+        .iter()
+        .chain(REFERENCE_TABLES.iter())
+        .chain(["events", "payment_risk"].iter())
+    {
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
         out.insert(t.to_string(), n as u64);
     }

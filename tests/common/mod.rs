@@ -95,3 +95,45 @@ pub fn rows(v: &[&[&str]]) -> Vec<Vec<String>> {
         .map(|r| r.iter().map(|s| s.to_string()).collect())
         .collect()
 }
+
+// --- Hand-made extracts: headers and rows of the KBO files ---
+
+pub const ENT_H: &str = "\"EnterpriseNumber\",\"Status\",\"JuridicalSituation\",\"TypeOfEnterprise\",\"JuridicalForm\",\"JuridicalFormCAC\",\"StartDate\"\n";
+pub const EST_H: &str = "\"EstablishmentNumber\",\"StartDate\",\"EnterpriseNumber\"\n";
+pub const DEN_H: &str = "\"EntityNumber\",\"Language\",\"TypeOfDenomination\",\"Denomination\"\n";
+pub const ADR_H: &str = "\"EntityNumber\",\"TypeOfAddress\",\"CountryNL\",\"CountryFR\",\"Zipcode\",\"MunicipalityNL\",\"MunicipalityFR\",\"StreetNL\",\"StreetFR\",\"HouseNumber\",\"Box\",\"ExtraAddressInfo\",\"DateStrikingOff\"\n";
+pub const CON_H: &str = "\"EntityNumber\",\"EntityContact\",\"ContactType\",\"Value\"\n";
+pub const ACT_H: &str =
+    "\"EntityNumber\",\"ActivityGroup\",\"NaceVersion\",\"NaceCode\",\"Classification\"\n";
+pub const BRA_H: &str = "\"Id\",\"StartDate\",\"EnterpriseNumber\"\n";
+
+pub fn e_row(n: &str, situation: &str, form: &str) -> String {
+    format!("\"{n}\",\"AC\",\"{situation}\",\"2\",\"{form}\",\"\",01-01-2010\n")
+}
+pub fn den(n: &str, name: &str) -> String {
+    format!("\"{n}\",\"2\",\"001\",\"{name}\"\n")
+}
+pub fn adr(n: &str, zip: &str, city: &str) -> String {
+    format!("\"{n}\",\"REGO\",\"\",\"\",\"{zip}\",\"{city}\",\"{city}\",\"Kerkstraat\",\"Kerkstraat\",\"1\",\"\",\"\",\n")
+}
+pub fn act(n: &str, code: &str) -> String {
+    format!("\"{n}\",\"003\",\"2025\",\"{code}\",\"MAIN\"\n")
+}
+
+pub fn files(number: u32, date: &str, kind: &str, tables: &[(&str, String)]) -> Files {
+    let mut f: Files = vec![
+        ("meta.csv".into(), meta_csv(number, date, kind).into_bytes()),
+        ("code.csv".into(), code_csv()),
+    ];
+    f.extend(
+        tables
+            .iter()
+            .map(|(n, c)| (n.to_string(), c.clone().into_bytes())),
+    );
+    f
+}
+
+/// The display form of the entity number with these first 8 digits and valid check digits.
+pub fn ent(base: u32) -> String {
+    bce::kbo::number::display(bce::kbo::number::with_check_digits(base))
+}
