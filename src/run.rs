@@ -725,15 +725,20 @@ fn staged(
     replace_dir(&refdir, &cfg.out.join("reference"))?;
     let published_events_dir = cfg.out.join("events").join(meta.extract_number.to_string());
     replace_dir(&events_dir, &published_events_dir)?;
+    let published_scores = cfg.out.join("scores").join(meta.extract_number.to_string());
     if scores.is_some() {
-        replace_dir(
-            &scores_dir,
-            &cfg.out.join("scores").join(meta.extract_number.to_string()),
-        )?;
+        replace_dir(&scores_dir, &published_scores)?;
     }
     if mode == Mode::Run {
         if cfg.storage == warehouse::Storage::Views {
-            warehouse::repoint_views(&built, &published_snapshot)?;
+            warehouse::repoint_views(
+                &built,
+                &published_snapshot,
+                scores
+                    .as_ref()
+                    .map(|_| published_scores.join("payment_risk.parquet"))
+                    .as_deref(),
+            )?;
         }
         let live = cfg.out.join("warehouse.duckdb");
         warehouse::publish(&built, &live)?;

@@ -15,13 +15,7 @@ pub const HEADER: &str = "\"EnterpriseNumber\",\"DepositDate\",\"FiscalYearEnd\"
 
 /// Seven months after the fiscal year's end (payment-risk.md): 31-12-Y is due 31-07-(Y+1).
 pub fn due_date(fiscal_year_end: i32) -> i32 {
-    let (y, m, d) = date::civil_from_days(fiscal_year_end);
-    let (y2, m2) = if m + 7 > 12 {
-        (y + 1, m + 7 - 12)
-    } else {
-        (y, m + 7)
-    };
-    date::days_from_civil(y2, m2, d.min(date::days_in_month(y2, m2)))
+    date::add_months(fiscal_year_end, 7)
 }
 
 /// Appends enterprise `i`'s deposits dated up to `horizon`.

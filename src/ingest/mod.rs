@@ -9,7 +9,6 @@
 //! Per table, a reader thread inflates, hashes and tokenizes (csv `ByteRecord`s, recycled) while
 //! the calling thread types the rows into Arrow arrays and encodes Parquet.
 
-mod encode;
 mod keys;
 mod rejects;
 pub mod typing;
@@ -511,7 +510,7 @@ fn consume(
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let mut writer = encode::ParallelWriter::new(
+    let mut writer = crate::parquet_io::parallel::ParallelWriter::new(
         BufWriter::with_capacity(1 << 20, fh),
         schema.clone(),
         props,

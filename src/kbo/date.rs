@@ -35,6 +35,29 @@ pub fn days_in_month(y: i32, m: u32) -> u32 {
     }
 }
 
+/// The same day `months` later, clamped to the month's last day (31-12-2024 + 7 = 31-07-2025,
+/// 30-06-2024 + 7 = 30-01-2025): how accounts fall due after a fiscal year's end.
+pub fn add_months(days: i32, months: u32) -> i32 {
+    let (y, m, d) = civil_from_days(days);
+    let total = m - 1 + months;
+    let (y2, m2) = (y + (total / 12) as i32, total % 12 + 1);
+    days_from_civil(y2, m2, d.min(days_in_month(y2, m2)))
+}
+
+/// The last day of a month.
+pub fn last_day(y: i32, m: u32) -> i32 {
+    days_from_civil(y, m, days_in_month(y, m))
+}
+
+/// Parses `yyyy-mm-dd` (ISO 8601, as in manifest.json).
+pub fn parse_iso(s: &str) -> Option<i32> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    parse_dmy(format!("{}-{}-{}", &s[8..10], &s[5..7], &s[0..4]).as_bytes())
+}
+
 /// Parses `dd-mm-yyyy`; `None` for anything else, including impossible dates such as 31-02-2020.
 pub fn parse_dmy(s: &[u8]) -> Option<i32> {
     if s.len() != 10 || s[2] != b'-' || s[5] != b'-' {

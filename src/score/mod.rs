@@ -4,29 +4,40 @@
 //! CSV (`EnterpriseNumber, DepositDate, FiscalYearEnd, Model, Equity, TotalAssets, ProfitLoss,
 //! Employees, CurrentAssets, ShortTermDebt`), and the events files of the published extracts.
 //! Output: `payment_risk.parquet` (enterprise_number, score, category, model_version,
-//! data_completeness, reasons: a list of {code, points, evidence}, highest points first).
+//! data_completeness, reasons: a list of {code, points, evidence}, highest points first), in the
+//! snapshot's enterprise order.
 //!
-//! The model is SQL (`pipelines/score.sql`): every enterprise at once, columnar, with every
-//! threshold and point in its `rules` table. Juridical situations are classed by the reviewed table
-//! `data/juridical_situation_risk.csv`. Invariants: one row per enterprise of the snapshot (plus one
-//! per enterprise that left the register in the last 12 months); the points of the reasons add up
-//! to the score; the same inputs give the same file.
+//! Columnar: [`inputs`] reads each input once into columns indexed by the enterprise's row (the
+//! activity table's row groups in parallel), then every enterprise is scored in parallel batches
+//! (rayon) and the batches are encoded in parallel. Every threshold and point is in
+//! [`model::RULES`]; juridical situations are classed by the reviewed
+//! `data/juridical_situation_risk.csv`. Invariants: one row per enterprise of the snapshot, plus
+//! one per enterprise that left the register in the last 12 months; the points of the reasons add
+//! up to the score; the same inputs give the same file, byte for byte.
 
 mod explain;
+pub mod inputs;
+pub mod model;
 
 pub use explain::{explain, render, Explained};
+pub use model::{JS_CLASSES, MODEL_VERSION};
 
-use crate::kbo::forms;
-use crate::sql::{quote, quote_path, statements};
-use duckdb::Connection;
+use crate::kbo::{date, forms};
+use crate::parquet_io::parallel::ParallelWriter;
+use duckdb::arrow::array::{
+    ArrayBuilder, ArrayRef, Int32Builder, ListArray, RecordBatch, StringBuilder, StructArray,
+};
+use duckdb::arrow::buffer::{OffsetBuffer, ScalarBuffer};
+use duckdb::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use inputs::{Accounts, Enterprises, EventFeatures, MainActivity, Sections, Stopped};
+use model::{points, threshold, Situation};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-const SCORE_SQL: &str = include_str!("../../pipelines/score.sql");
-/// code, class (normal / bankruptcy / liquidation / reorganisation / other), description_fr.
-pub const JS_CLASSES: &str = include_str!("../../data/juridical_situation_risk.csv");
-pub const MODEL_VERSION: &str = "v1";
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -68,192 +79,660 @@ pub struct Report {
     pub completeness: BTreeMap<String, u64>,
     /// Filings rows skipped because they could not be read (each logged with line and column).
     pub filings_rejected: u64,
+    /// Filings rows whose enterprise is not in the snapshot.
+    pub filings_unmatched: u64,
+}
+
+/// One reason: a code of [`model::RULES`] (or `SECTOR_<section>`), its points, its evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reason {
+    pub code: String,
+    pub points: i32,
+    pub evidence: String,
+}
+
+fn reason(code: &str, points: i32, evidence: String) -> Reason {
+    Reason {
+        code: code.to_string(),
+        points,
+        evidence,
+    }
+}
+
+/// One scored row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub score: i32,
+    pub data_completeness: &'static str,
+    pub reasons: Vec<Reason>,
+}
+
+/// Everything the model reads, by enterprise row.
+struct Features {
+    e: Enterprises,
+    establishments: Vec<u32>,
+    main: Vec<Option<MainActivity>>,
+    sections: Sections,
+    filings: Option<inputs::Filings>,
+    events: inputs::NumberMap<EventFeatures>,
+    stopped: Vec<Stopped>,
+    snapshot: i32,
 }
 
 /// Scores every enterprise of `inputs.snapshot` into `out` (payment_risk.parquet).
 pub fn score(inputs: &Inputs, out: &Path, memory_limit: &str) -> Result<Report> {
-    let db = |source| Error::Db {
-        snapshot: inputs.snapshot.to_path_buf(),
-        source,
+    let snapshot = date::parse_iso(inputs.snapshot_date).ok_or_else(|| Error::Scores {
+        path: inputs.snapshot.to_path_buf(),
+        msg: format!("snapshot date {:?} is not yyyy-mm-dd", inputs.snapshot_date),
+    })?;
+    let t = std::time::Instant::now();
+    let timed = |what: &str, t: std::time::Instant| {
+        tracing::debug!(
+            seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
+            what,
+            "score input"
+        );
     };
-    let conn = Connection::open_in_memory().map_err(db)?;
-    conn.execute_batch(&format!(
-        "SET memory_limit = {}; SET enable_progress_bar = false;",
-        quote(memory_limit)
-    ))
-    .map_err(db)?;
-    conn.execute_batch(&js_class_sql()).map_err(db)?;
-    let filings_rejected = load_filings(&conn, inputs.filings)?;
-    load_events(&conn, inputs.events).map_err(db)?;
-    let must_file: Vec<String> = forms::MUST_FILE.iter().map(|f| quote(f)).collect();
-    let sql = SCORE_SQL
-        .replace("{snapshot}", &quote_path(inputs.snapshot))
-        .replace("{reference}", &quote_path(inputs.reference))
-        .replace("{snapshot_date}", &quote(inputs.snapshot_date))
-        .replace("{model_version}", &quote(MODEL_VERSION))
-        .replace(
-            "{has_filings}",
-            if inputs.filings.is_some() {
-                "true"
-            } else {
-                "false"
-            },
-        )
-        .replace("{must_file}", &format!("[{}]", must_file.join(", ")))
-        .replace("{out}", &quote_path(out));
-    for stmt in statements(&sql) {
-        let t = std::time::Instant::now();
-        conn.execute_batch(stmt).map_err(db)?;
-        tracing::debug!(seconds = format!("{:.2}", t.elapsed().as_secs_f64()), sql = %stmt.lines().find(|l| !l.trim_start().starts_with("--")).unwrap_or(""), "score statement");
+    let e = inputs::enterprises(inputs.snapshot)?;
+    timed("enterprises", t);
+    // The activity scan is the big read: it runs beside the others.
+    let (main, rest) = rayon::join(
+        || {
+            let t = std::time::Instant::now();
+            let m = inputs::main_activities(inputs.snapshot, &e);
+            timed("main activities", t);
+            m
+        },
+        || -> Result<_> {
+            let t = std::time::Instant::now();
+            let establishments = inputs::establishment_counts(inputs.snapshot, &e)?;
+            let sections = inputs::sections(inputs.reference)?;
+            timed("establishments, sections", t);
+            let t = std::time::Instant::now();
+            let filings = match inputs.filings {
+                Some(p) => Some(inputs::filings(p, &e, snapshot)?),
+                None => None,
+            };
+            timed("filings", t);
+            let t = std::time::Instant::now();
+            let (events, stopped) = inputs::events(
+                inputs.events,
+                inputs.snapshot_date,
+                model::WINDOW_MONTHS,
+                &e,
+                memory_limit,
+            )?;
+            timed("events", t);
+            Ok((establishments, sections, filings, events, stopped))
+        },
+    );
+    let (establishments, sections, filings, events, stopped) = rest?;
+    let f = Features {
+        main: main?,
+        e,
+        establishments,
+        sections,
+        filings,
+        events,
+        stopped,
+        snapshot,
+    };
+    tracing::debug!(
+        seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
+        "score inputs read"
+    );
+    if let Some(fl) = &f.filings {
+        if fl.rejected > 0 {
+            tracing::warn!(rows = fl.rejected, "filings rows skipped");
+        }
     }
+
+    // Rows in the snapshot's order (its enterprise table: sequential reads of every column),
+    // then the stopped enterprises in number order.
+    let order: Vec<(u64, Src)> = (0..f.e.number.len())
+        .map(|i| (f.e.number[i], Src::Enterprise(i)))
+        .chain(
+            f.stopped
+                .iter()
+                .enumerate()
+                .map(|(j, s)| (s.number, Src::Stopped(j))),
+        )
+        .collect();
+
+    let schema = schema();
+    // Evidence is free text (no dictionary, no statistics); codes and categories repeat.
+    let evidence = parquet::schema::types::ColumnPath::from(vec![
+        "reasons".to_string(),
+        "list".to_string(),
+        "item".to_string(),
+        "evidence".to_string(),
+    ]);
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_created_by(format!("bce {}", env!("CARGO_PKG_VERSION")))
+        .set_column_dictionary_enabled(evidence.clone(), false)
+        .set_column_statistics_enabled(evidence, parquet::file::properties::EnabledStatistics::None)
+        .set_column_dictionary_enabled("enterprise_number".into(), false)
+        .build();
+    let err = |e: parquet::errors::ParquetError| Error::Scores {
+        path: out.to_path_buf(),
+        msg: e.to_string(),
+    };
+    let fh = std::fs::File::create(out).map_err(|x| Error::Scores {
+        path: out.to_path_buf(),
+        msg: x.to_string(),
+    })?;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut writer = ParallelWriter::new(
+        std::io::BufWriter::with_capacity(1 << 20, fh),
+        schema.clone(),
+        props,
+        threads,
+        1 << 18,
+    )
+    .map_err(err)?;
     let mut report = Report {
-        filings_rejected,
+        filings_rejected: f.filings.as_ref().map_or(0, |x| x.rejected),
+        filings_unmatched: f.filings.as_ref().map_or(0, |x| x.unmatched),
         ..Report::default()
     };
-    let mut st = conn
-        .prepare(&format!(
-            "SELECT category, data_completeness, reasons[1].code = 'KBO_STOPPED', count(*)
-             FROM read_parquet({}) GROUP BY ALL",
-            quote_path(out)
-        ))
-        .map_err(db)?;
-    let rows = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<bool>>(2)?.unwrap_or(false),
-                r.get::<_, i64>(3)? as u64,
-            ))
-        })
-        .map_err(db)?;
-    for row in rows {
-        let (category, completeness, stopped, n) = row.map_err(db)?;
-        report.rows += n;
-        if stopped {
-            report.stopped += n;
+    const CHUNK: usize = 1 << 16;
+    for window in order.chunks(CHUNK * 4) {
+        let batches: Vec<(RecordBatch, Report)> = window
+            .par_chunks(CHUNK)
+            .map(|rows| batch(rows, &f, inputs.filings.is_some(), &schema))
+            .collect::<Result<_>>()?;
+        for (b, r) in batches {
+            report.rows += r.rows;
+            report.stopped += r.stopped;
+            for (k, v) in r.categories {
+                *report.categories.entry(k).or_default() += v;
+            }
+            for (k, v) in r.completeness {
+                *report.completeness.entry(k).or_default() += v;
+            }
+            writer.write(b).map_err(err)?;
         }
-        *report.categories.entry(category).or_default() += n;
-        *report.completeness.entry(completeness).or_default() += n;
     }
+    writer.close().map_err(err)?;
     Ok(report)
 }
 
-/// The reviewed juridical-situation classes as a temporary table.
-fn js_class_sql() -> String {
-    let values: Vec<String> = JS_CLASSES
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let mut f = l.splitn(3, ',');
-            Some(format!(
-                "({}, {}, {})",
-                quote(f.next()?),
-                quote(f.next()?),
-                quote(f.next()?)
-            ))
-        })
-        .collect();
-    format!(
-        "CREATE TEMP TABLE js_class (code VARCHAR, class VARCHAR, description_fr VARCHAR);
-         INSERT INTO js_class VALUES {};",
-        values.join(", ")
-    )
+#[derive(Debug, Clone, Copy)]
+enum Src {
+    Enterprise(usize),
+    Stopped(usize),
 }
 
-/// `filings_in`: the deposits, typed; rows that cannot be read are skipped and logged with their
-/// line and column (a bad row must not stop the scores of two million companies).
-fn load_filings(conn: &Connection, filings: Option<&Path>) -> Result<u64> {
-    let create = "CREATE TEMP TABLE filings_in (enterprise_number VARCHAR, deposit_date DATE,
-        fiscal_year_end DATE, model VARCHAR, equity BIGINT, total_assets BIGINT, profit_loss BIGINT,
-        employees DOUBLE, current_assets BIGINT, short_term_debt BIGINT)";
-    let Some(path) = filings else {
-        return conn
-            .execute_batch(create)
-            .map(|_| 0)
-            .map_err(|source| Error::Db {
-                snapshot: PathBuf::new(),
-                source,
-            });
-    };
-    let fail = |e: duckdb::Error| Error::Filings {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
-    };
-    if !path.is_file() {
-        return Err(Error::Filings {
-            path: path.to_path_buf(),
-            msg: "no such file".into(),
-        });
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("enterprise_number", DataType::Utf8, false),
+        Field::new("score", DataType::Int32, false),
+        Field::new("category", DataType::Utf8, false),
+        Field::new("model_version", DataType::Utf8, false),
+        Field::new("data_completeness", DataType::Utf8, false),
+        Field::new(
+            "reasons",
+            DataType::List(Arc::new(Field::new("item", reason_type(), false))),
+            false,
+        ),
+    ]))
+}
+
+fn reason_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("code", DataType::Utf8, false),
+        Field::new("points", DataType::Int32, false),
+        Field::new("evidence", DataType::Utf8, false),
+    ])
+}
+
+fn reason_type() -> DataType {
+    DataType::Struct(reason_fields())
+}
+
+/// Scores a chunk of rows into one record batch.
+fn batch(
+    rows: &[(u64, Src)],
+    f: &Features,
+    has_filings: bool,
+    schema: &SchemaRef,
+) -> Result<(RecordBatch, Report)> {
+    let n = rows.len();
+    let mut number = StringBuilder::with_capacity(n, n * 12);
+    let mut score = Int32Builder::with_capacity(n);
+    let mut category = StringBuilder::with_capacity(n, n * 8);
+    let mut version = StringBuilder::with_capacity(n, n * 2);
+    let mut completeness = StringBuilder::with_capacity(n, n * 20);
+    // The reasons column: a list of structs, built from its three child columns and offsets.
+    let (mut codes, mut pts, mut evidence) = (
+        StringBuilder::with_capacity(n * 3, n * 40),
+        Int32Builder::with_capacity(n * 3),
+        StringBuilder::with_capacity(n * 3, n * 200),
+    );
+    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    let mut report = Report::default();
+    for (_, src) in rows {
+        let (display, s) = match *src {
+            Src::Enterprise(i) => (f.e.display[i].as_str(), score_one(i, f, has_filings)),
+            Src::Stopped(j) => {
+                report.stopped += 1;
+                (f.stopped[j].display.as_str(), score_stopped(&f.stopped[j]))
+            }
+        };
+        let cat = model::category(s.score);
+        number.append_value(display);
+        score.append_value(s.score);
+        category.append_value(cat);
+        version.append_value(MODEL_VERSION);
+        completeness.append_value(s.data_completeness);
+        for r in &s.reasons {
+            codes.append_value(&r.code);
+            pts.append_value(r.points);
+            evidence.append_value(&r.evidence);
+        }
+        offsets.push(pts.len() as i32);
+        report.rows += 1;
+        *report.categories.entry(cat.to_string()).or_default() += 1;
+        *report
+            .completeness
+            .entry(s.data_completeness.to_string())
+            .or_default() += 1;
     }
-    conn.execute_batch(create).map_err(fail)?;
-    // Numbers in any common form (0200.065.765, 0200065765, BE0200065765) → the display form.
-    conn.execute_batch(&format!(
-        "INSERT INTO filings_in
-         SELECT CASE WHEN length(d) = 10 THEN substr(d, 1, 4) || '.' || substr(d, 5, 3) || '.' || substr(d, 8, 3) END,
-                DepositDate, FiscalYearEnd, Model, Equity, TotalAssets, ProfitLoss, Employees, CurrentAssets, ShortTermDebt
-         FROM (
-             SELECT *, CASE WHEN length(x) = 9 THEN '0' || x ELSE x END AS d
-             FROM (SELECT *, regexp_replace(EnterpriseNumber, '[^0-9]', '', 'g') AS x
-             FROM read_csv({}, header = true, dateformat = '%d-%m-%Y', store_rejects = true, columns = {{
-                 'EnterpriseNumber': 'VARCHAR', 'DepositDate': 'DATE', 'FiscalYearEnd': 'DATE', 'Model': 'VARCHAR',
-                 'Equity': 'BIGINT', 'TotalAssets': 'BIGINT', 'ProfitLoss': 'BIGINT', 'Employees': 'DOUBLE',
-                 'CurrentAssets': 'BIGINT', 'ShortTermDebt': 'BIGINT'}}))
-         )",
-        quote_path(path)
-    ))
-    .map_err(fail)?;
-    let mut st = conn
-        .prepare("SELECT line, column_name, error_message FROM reject_errors ORDER BY line")
-        .map_err(fail)?;
-    let rejects = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-            ))
-        })
-        .map_err(fail)?;
-    let mut n = 0u64;
-    for r in rejects {
-        let (line, column, msg) = r.map_err(fail)?;
-        n += 1;
-        if n <= 20 {
-            tracing::warn!(
-                file = %path.display(),
-                line,
-                column = column.as_deref().unwrap_or("?"),
-                reason = msg.as_deref().unwrap_or(""),
-                "filings row skipped; fix it and run `bce score` again"
-            );
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(number.finish()),
+        Arc::new(score.finish()),
+        Arc::new(category.finish()),
+        Arc::new(version.finish()),
+        Arc::new(completeness.finish()),
+        Arc::new(ListArray::new(
+            Arc::new(Field::new("item", reason_type(), false)),
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            Arc::new(StructArray::new(
+                reason_fields(),
+                vec![
+                    Arc::new(codes.finish()) as ArrayRef,
+                    Arc::new(pts.finish()),
+                    Arc::new(evidence.finish()),
+                ],
+                None,
+            )),
+            None,
+        )),
+    ];
+    let b = RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Scores {
+        path: PathBuf::new(),
+        msg: e.to_string(),
+    })?;
+    Ok((b, report))
+}
+
+fn score_stopped(s: &Stopped) -> Scored {
+    let p = const { points("KBO_STOPPED") };
+    Scored {
+        score: p,
+        data_completeness: "register_only",
+        reasons: vec![reason(
+            "KBO_STOPPED",
+            p,
+            format!(
+                "left the active register in extract {} (snapshot {}); juridical situation then {}",
+                s.extract_number,
+                s.snapshot_date,
+                s.juridical_situation.as_deref().unwrap_or("unknown")
+            ),
+        )],
+    }
+}
+
+fn iso(d: i32) -> String {
+    date::format_iso(d)
+}
+
+fn sum(r: &[Reason]) -> i32 {
+    r.iter().map(|r| r.points).sum()
+}
+
+/// The model for one enterprise (spec/payment-risk.md "Floors" and "Points").
+fn score_one(i: usize, f: &Features, has_filings: bool) -> Scored {
+    let e = &f.e;
+    let snap = f.snapshot;
+    let accounts: Option<&Accounts> = f.filings.as_ref().and_then(|x| x.of(i));
+    let (y1, y2) = match accounts {
+        Some([a, b]) => (a.as_ref(), b.as_ref()),
+        None => (None, None),
+    };
+    let must_file = !e.natural_person[i] && forms::must_file_accounts(&e.form[i]);
+    let start = e.start[i];
+    let start_year = start.map(|s| date::civil_from_days(s).0);
+
+    // Filing: fiscal years end on the month of the latest deposit (31 December when there is
+    // none); the latest due one is the newest whose due date has passed; a fiscal year is due
+    // only if it ends in a year after the start year (the first fiscal year).
+    let mut filing = Vec::new();
+    if must_file && has_filings {
+        let month = y1.map_or(12, |y| date::civil_from_days(y.fye).1);
+        let (sy, _, _) = date::civil_from_days(snap);
+        let fyes = [0, 1, 2].map(|k| date::last_day(sy - k, month));
+        let due = |fye: i32| date::add_months(fye, model::DUE_MONTHS);
+        let due_fye = fyes
+            .iter()
+            .copied()
+            .find(|x| due(*x) < snap)
+            .unwrap_or(fyes[2]);
+        let (dy, dm, _) = date::civil_from_days(due_fye);
+        let prev_fye = date::last_day(dy - 1, dm);
+        let is_due = |fye: i32| start_year.is_some_and(|s| date::civil_from_days(fye).0 > s);
+        let covered = |fye: i32| y1.is_some_and(|y| y.fye >= fye - 31);
+        let (due_latest, due_previous) = (is_due(due_fye), is_due(prev_fye));
+        let (has_latest, has_previous) = (covered(due_fye), covered(prev_fye));
+        if due_latest && !has_latest && due_previous && !has_previous {
+            filing.push(reason(
+                "ACC_MISSING_2Y",
+                const { points("ACC_MISSING_2Y") },
+                format!(
+                    "no accounts deposited for the fiscal years ending {} and {} (due {} and {})",
+                    iso(prev_fye),
+                    iso(due_fye),
+                    iso(due(prev_fye)),
+                    iso(due(due_fye))
+                ),
+            ));
+        } else if due_latest && !has_latest {
+            filing.push(reason(
+                "ACC_MISSING",
+                const { points("ACC_MISSING") },
+                format!(
+                    "no accounts deposited for the fiscal year ending {} (due {})",
+                    iso(due_fye),
+                    iso(due(due_fye))
+                ),
+            ));
+        } else if let Some(y) = y1 {
+            let late = (y.deposited - due(y.fye)) as i64;
+            let code = if late > model::VERY_LATE_DAYS {
+                Some(("ACC_VERY_LATE", const { points("ACC_VERY_LATE") }))
+            } else if (1..=model::LATE_DAYS).contains(&late) {
+                Some(("ACC_LATE", const { points("ACC_LATE") }))
+            } else {
+                None
+            };
+            if let Some((code, p)) = code {
+                filing.push(reason(
+                    code,
+                    p,
+                    format!(
+                        "accounts for the fiscal year ending {} deposited on {}, {late} days after the due date",
+                        iso(y.fye),
+                        iso(y.deposited)
+                    ),
+                ));
+            }
         }
     }
-    if n > 0 {
-        tracing::warn!(file = %path.display(), rows = n, "filings rows skipped");
-    }
-    Ok(n)
-}
 
-/// `events_in`: the change events of every events file given.
-fn load_events(conn: &Connection, events: &[PathBuf]) -> duckdb::Result<()> {
-    let files: Vec<String> = events
-        .iter()
-        .filter(|p| p.is_file())
-        .map(|p| quote_path(p))
-        .collect();
-    conn.execute_batch(&if files.is_empty() {
-        "CREATE TEMP TABLE events_in (id VARCHAR, type VARCHAR, extract_number INTEGER,
-            snapshot_date DATE, enterprise_number VARCHAR, establishment_number VARCHAR, data JSON)"
-            .to_string()
-    } else {
-        format!(
-            "CREATE TEMP TABLE events_in AS
-             SELECT id, type, extract_number, snapshot_date, enterprise_number, establishment_number, data
-             FROM read_parquet([{}])",
-            files.join(", ")
-        )
-    })
+    // Financials, from the latest deposit.
+    let mut fin = Vec::new();
+    if let Some(y) = y1 {
+        let ending = iso(y.fye);
+        if let Some(eq) = y.equity {
+            if (eq as f64) < const { threshold("FIN_NEGATIVE_EQUITY") } {
+                fin.push(reason(
+                    "FIN_NEGATIVE_EQUITY",
+                    const { points("FIN_NEGATIVE_EQUITY") },
+                    format!("equity {eq} EUR (fiscal year ending {ending})"),
+                ));
+            } else if let Some(ta) = y.total_assets.filter(|t| *t > 0) {
+                let ratio = eq as f64 / ta as f64;
+                if ratio < const { threshold("FIN_LOW_SOLVENCY") } {
+                    fin.push(reason(
+                        "FIN_LOW_SOLVENCY",
+                        const { points("FIN_LOW_SOLVENCY") },
+                        format!(
+                            "equity / total assets {:.1} % ({eq} / {ta} EUR, fiscal year ending {ending})",
+                            100.0 * ratio
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(pl) = y
+            .profit_loss
+            .filter(|p| (*p as f64) < const { threshold("FIN_LOSS") })
+        {
+            fin.push(reason(
+                "FIN_LOSS",
+                const { points("FIN_LOSS") },
+                format!("loss of {} EUR (fiscal year ending {ending})", -pl),
+            ));
+            if let Some((pl2, fye2)) = y2
+                .and_then(|y| y.profit_loss.map(|p| (p, y.fye)))
+                .filter(|(p, _)| (*p as f64) < const { threshold("FIN_LOSS_2Y") })
+            {
+                fin.push(reason(
+                    "FIN_LOSS_2Y",
+                    const { points("FIN_LOSS_2Y") },
+                    format!(
+                        "loss of {} EUR in the fiscal year before too (ending {})",
+                        -pl2,
+                        iso(fye2)
+                    ),
+                ));
+            }
+        }
+        if let (Some(ca), Some(sd)) = (y.current_assets, y.short_term_debt.filter(|d| *d > 0)) {
+            let ratio = ca as f64 / sd as f64;
+            if ratio < const { threshold("FIN_LOW_LIQUIDITY") } {
+                fin.push(reason(
+                    "FIN_LOW_LIQUIDITY",
+                    const { points("FIN_LOW_LIQUIDITY") },
+                    format!(
+                        "current assets / short-term debt {ratio:.2} ({ca} / {sd} EUR, fiscal year ending {ending})"
+                    ),
+                ));
+            }
+        }
+    }
+
+    // Profile: age, size, sector.
+    let mut profile = Vec::new();
+    if let Some(s) = start {
+        let age = (snap - s) as f64 / 365.25;
+        if let Some((code, p, _)) = model::AGES.iter().find(|a| age < a.2) {
+            profile.push(reason(
+                code,
+                *p,
+                format!(
+                    "started on {}, {age:.1} years before the snapshot of {}",
+                    iso(s),
+                    iso(snap)
+                ),
+            ));
+        }
+    }
+    match y1.and_then(|y| y.employees.filter(|x| *x != 0.0).map(|x| (x, y.fye))) {
+        None => profile.push(reason(
+            "SIZE_NO_EMPLOYEES",
+            const { points("SIZE_NO_EMPLOYEES") },
+            match y1 {
+                None => "no annual accounts, so no employee count".to_string(),
+                Some(y) if y.employees.is_none() => format!(
+                    "no employee count in the accounts of the fiscal year ending {}",
+                    iso(y.fye)
+                ),
+                Some(y) => format!(
+                    "0 FTE in the accounts of the fiscal year ending {}",
+                    iso(y.fye)
+                ),
+            },
+        )),
+        Some((fte, fye)) => {
+            if let Some((code, p, _)) = model::SIZES.iter().find(|s| fte < s.2) {
+                profile.push(reason(
+                    code,
+                    *p,
+                    format!("{fte:.1} FTE (fiscal year ending {})", iso(fye)),
+                ));
+            }
+        }
+    }
+    if let Some(a) = &f.main[i] {
+        if let Some(sec) = f.sections.of(a.version, &a.code).filter(|s| s.points > 0) {
+            profile.push(reason(
+                &format!("SECTOR_{}", sec.section),
+                sec.points,
+                format!(
+                    "main activity {} (NACE {}), section {}: {}",
+                    a.code, a.version, sec.section, sec.label
+                ),
+            ));
+        }
+    }
+
+    // Register events of the window.
+    let mut events = Vec::new();
+    if let Some(ev) = f.events.get(&e.number[i]) {
+        let x = |v: Option<i32>| v.map_or_else(String::new, |v| v.to_string());
+        if ev.seat_moves as f64 >= const { threshold("EVT_SEAT_MOVED_2X") } {
+            events.push(reason(
+                "EVT_SEAT_MOVED_2X",
+                const { points("EVT_SEAT_MOVED_2X") },
+                format!(
+                    "the seat moved {} times in the last {} months (latest in extract {})",
+                    ev.seat_moves,
+                    model::WINDOW_MONTHS,
+                    x(ev.seat_moved_in)
+                ),
+            ));
+        } else if ev.seat_moves as f64 >= const { threshold("EVT_SEAT_MOVED") } {
+            events.push(reason(
+                "EVT_SEAT_MOVED",
+                const { points("EVT_SEAT_MOVED") },
+                format!("the seat moved in extract {}", x(ev.seat_moved_in)),
+            ));
+        }
+        if let Some(k) = ev.struck_off_in {
+            events.push(reason(
+                "EVT_SEAT_STRUCK_OFF",
+                const { points("EVT_SEAT_STRUCK_OFF") },
+                format!("the seat address was struck off (extract {k})"),
+            ));
+        }
+        if let Some(k) = ev.renamed_in {
+            events.push(reason(
+                "EVT_NAME_CHANGE",
+                const { points("EVT_NAME_CHANGE") },
+                format!(
+                    "legal name changed in extract {k}: {}",
+                    ev.rename.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+        if let Some(k) = ev.form_changed_in {
+            events.push(reason(
+                "EVT_FORM_CHANGE",
+                const { points("EVT_FORM_CHANGE") },
+                format!("juridical form changed in extract {k} (now {})", e.form[i]),
+            ));
+        }
+        if ev.closed_count > 0 && f.establishments[i] == 0 {
+            events.push(reason(
+                "EVT_ALL_ESTABLISHMENTS_CLOSED",
+                const { points("EVT_ALL_ESTABLISHMENTS_CLOSED") },
+                format!(
+                    "{} establishment(s) closed (latest in extract {}), none left",
+                    ev.closed_count,
+                    x(ev.closed_in)
+                ),
+            ));
+        }
+    }
+
+    // Juridical situation: JS_OTHER points, or a floor.
+    let (class, description) = model::situation(&e.situation[i]);
+    let mut situation = Vec::new();
+    if class == Situation::Other {
+        situation.push(reason(
+            "JS_OTHER",
+            const { points("JS_OTHER") },
+            format!("juridical situation {} ({description})", e.situation[i]),
+        ));
+    }
+    let floor_rule = match class {
+        Situation::Bankruptcy => Some(("JS_BANKRUPTCY", const { points("JS_BANKRUPTCY") })),
+        Situation::Liquidation => Some(("JS_LIQUIDATION", const { points("JS_LIQUIDATION") })),
+        Situation::Reorganisation => {
+            Some(("JS_REORGANISATION", const { points("JS_REORGANISATION") }))
+        }
+        _ => None,
+    };
+
+    let (fin_sum, evt_sum) = (sum(&fin), sum(&events));
+    let raw = sum(&filing)
+        + fin_sum.min(model::CAP_FINANCIALS)
+        + sum(&profile)
+        + evt_sum.min(model::CAP_EVENTS)
+        + sum(&situation);
+    let capped = raw.min(model::CAP_TOTAL);
+    let floor = floor_rule.map_or(0, |f| f.1);
+    let score = capped.max(floor);
+    let mut reasons = filing;
+    reasons.extend(fin);
+    reasons.extend(profile);
+    reasons.extend(events);
+    reasons.extend(situation);
+    // Caps and floors are reasons too, so that the points always add up to the score.
+    if fin_sum > model::CAP_FINANCIALS {
+        reasons.push(reason(
+            "CAP_FINANCIALS",
+            model::CAP_FINANCIALS - fin_sum,
+            format!(
+                "financial points capped at {} (were {fin_sum})",
+                model::CAP_FINANCIALS
+            ),
+        ));
+    }
+    if evt_sum > model::CAP_EVENTS {
+        reasons.push(reason(
+            "CAP_EVENTS",
+            model::CAP_EVENTS - evt_sum,
+            format!(
+                "event points capped at {} (were {evt_sum})",
+                model::CAP_EVENTS
+            ),
+        ));
+    }
+    if raw > model::CAP_TOTAL {
+        reasons.push(reason(
+            "CAP_TOTAL",
+            model::CAP_TOTAL - raw,
+            format!("points capped at {} (were {raw})", model::CAP_TOTAL),
+        ));
+    }
+    if let Some((code, _)) = floor_rule {
+        reasons.push(reason(
+            code,
+            (floor - capped).max(0),
+            format!(
+                "juridical situation {} ({description}): the score is at least {floor}",
+                e.situation[i]
+            ),
+        ));
+    }
+    // Highest points first, then by code.
+    reasons.sort_by(|a, b| b.points.cmp(&a.points).then_with(|| a.code.cmp(&b.code)));
+    Scored {
+        score,
+        data_completeness: if y1.is_some() {
+            "register_and_accounts"
+        } else if has_filings {
+            "register_no_accounts"
+        } else {
+            "register_only"
+        },
+        reasons,
+    }
 }
 
 #[cfg(test)]

@@ -154,12 +154,10 @@ pub fn build(
         )
     })
     .map_err(db)?;
-    // Payment-risk scores: a native table (2 M small rows; lookups by enterprise number).
+    // Payment-risk scores: like the data tables, a view over the published Parquet file by
+    // default (copying 2 M rows of reasons costs seconds), a table with `--storage tables`.
     conn.execute_batch(&match scores {
-        Some(p) => format!(
-            "CREATE TABLE payment_risk AS SELECT * FROM read_parquet({});",
-            quote_path(p)
-        ),
+        Some(p) => scores_sql(p, storage),
         None => {
             "CREATE TABLE payment_risk (enterprise_number VARCHAR, score INTEGER, category VARCHAR,
             model_version VARCHAR, data_completeness VARCHAR,
@@ -230,9 +228,22 @@ fn warehouse_sql(snapshot: &Path, reference: &Path, data: &str) -> String {
         )
 }
 
-/// Points the data views of a built (views) warehouse at `snapshot`: the run builds and reconciles
-/// against its staging copy, then moves the snapshot into place and calls this before publishing.
-pub fn repoint_views(path: &Path, snapshot: &Path) -> Result<()> {
+fn scores_sql(scores: &Path, storage: Storage) -> String {
+    format!(
+        "CREATE OR REPLACE {} payment_risk AS SELECT * FROM read_parquet({});",
+        if storage == Storage::Views {
+            "VIEW"
+        } else {
+            "TABLE"
+        },
+        quote_path(scores)
+    )
+}
+
+/// Points the data views of a built (views) warehouse at `snapshot` (and `payment_risk` at
+/// `scores`): the run builds and reconciles against its staging copy, then moves the snapshot
+/// into place and calls this before publishing.
+pub fn repoint_views(path: &Path, snapshot: &Path, scores: Option<&Path>) -> Result<()> {
     let db = |source| Error::Db {
         path: path.to_path_buf(),
         source,
@@ -241,6 +252,10 @@ pub fn repoint_views(path: &Path, snapshot: &Path) -> Result<()> {
     let sql = warehouse_sql(snapshot, Path::new("."), "OR REPLACE VIEW");
     for stmt in statements(&sql).filter(|s| s.contains("OR REPLACE VIEW")) {
         conn.execute_batch(stmt).map_err(db)?;
+    }
+    if let Some(p) = scores {
+        conn.execute_batch(&scores_sql(p, Storage::Views))
+            .map_err(db)?;
     }
     conn.execute_batch("CHECKPOINT;").map_err(db)?;
     conn.close().map_err(|(_, e)| db(e))

@@ -1,4 +1,7 @@
-//! Small shared Parquet helpers (zstd, one writer per file).
+//! Small shared Parquet helpers: one zstd file from batches, and [`parallel::ParallelWriter`]
+//! (row groups encoded on worker threads, appended in order).
+
+pub mod parallel;
 
 use duckdb::arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;

@@ -34,13 +34,25 @@ fn encode(
     seq: usize,
     batches: &[RecordBatch],
 ) -> Result<Vec<ArrowColumnChunk>> {
+    // One writer per leaf column: a nested field (a list of structs) has several, in order.
     let mut writers = factory.create_column_writers(seq)?;
-    for (i, (w, field)) in writers.iter_mut().zip(schema.fields().iter()).enumerate() {
+    let mut first = 0;
+    for (i, field) in schema.fields().iter().enumerate() {
+        let mut leaves_of_field = 0;
         for b in batches {
-            for leaf in compute_leaves(field, b.column(i))? {
-                w.write(&leaf)?;
+            let leaves = compute_leaves(field, b.column(i))?;
+            leaves_of_field = leaves.len();
+            for (k, leaf) in leaves.iter().enumerate() {
+                let w = writers.get_mut(first + k).ok_or_else(|| {
+                    ParquetError::General(format!(
+                        "no column writer for a leaf of {}",
+                        field.name()
+                    ))
+                })?;
+                w.write(leaf)?;
             }
         }
+        first += leaves_of_field;
     }
     writers.into_iter().map(|w| w.close()).collect()
 }

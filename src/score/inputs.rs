@@ -1,0 +1,826 @@
+//! What the model reads, as columns indexed by the enterprise's row in the snapshot's
+//! enterprise table: the enterprise rows, establishment counts, the main activity and its NACE
+//! section, the two latest fiscal years of accounts, and the register events of the window.
+//! Parquet is read with parquet-rs (activity row groups in parallel); the filings CSV with the
+//! `csv` crate; the events (small) through DuckDB (`pipelines/score_events.sql`).
+
+use super::{Error, Result};
+use crate::kbo::{date, number};
+use crate::sql::{quote, quote_path, statements};
+use duckdb::arrow::array::{Array, AsArray, RecordBatch};
+use duckdb::arrow::datatypes::{DataType, Date32Type};
+use duckdb::arrow::datatypes::{Field, Int32Type, Schema};
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const EVENTS_SQL: &str = include_str!("../../pipelines/score_events.sql");
+
+/// A fast hasher for entity numbers (already well spread integers).
+#[derive(Default)]
+pub struct NumberHasher(u64);
+
+impl Hasher for NumberHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub type NumberMap<V> = HashMap<u64, V, BuildHasherDefault<NumberHasher>>;
+
+/// The snapshot's enterprise rows.
+pub struct Enterprises {
+    pub number: Vec<u64>,
+    pub display: Vec<String>,
+    pub situation: Vec<String>,
+    pub natural_person: Vec<bool>,
+    pub form: Vec<String>,
+    pub start: Vec<Option<i32>>,
+    pub index: NumberMap<u32>,
+}
+
+fn pq_err(path: &Path) -> impl Fn(String) -> Error + '_ {
+    move |msg| Error::Scores {
+        path: path.to_path_buf(),
+        msg,
+    }
+}
+
+/// The batches of some columns of a Parquet file (all row groups, or only `row_groups`).
+fn read(path: &Path, columns: &[&str], row_groups: Option<Vec<usize>>) -> Result<Vec<RecordBatch>> {
+    read_dict(path, columns, &[], row_groups)
+}
+
+/// As [`read`], with the text columns `dict` read as dictionaries (keys into their distinct
+/// values: code columns are dictionary-encoded in the file, so no string is materialised).
+fn read_dict(
+    path: &Path,
+    columns: &[&str],
+    dict: &[&str],
+    row_groups: Option<Vec<usize>>,
+) -> Result<Vec<RecordBatch>> {
+    let err = pq_err(path);
+    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let mut b =
+        ParquetRecordBatchReaderBuilder::try_new(f.try_clone().map_err(|e| err(e.to_string()))?)
+            .map_err(|e| err(e.to_string()))?;
+    if !dict.is_empty() {
+        let fields: Vec<Field> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|fl| {
+                if dict.contains(&fl.name().as_str()) && fl.data_type() == &DataType::Utf8 {
+                    Field::new(
+                        fl.name(),
+                        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                        fl.is_nullable(),
+                    )
+                } else {
+                    fl.as_ref().clone()
+                }
+            })
+            .collect();
+        let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+        b = ParquetRecordBatchReaderBuilder::try_new_with_options(f, options)
+            .map_err(|e| err(e.to_string()))?;
+    }
+    let schema = b.parquet_schema();
+    let idx: Vec<usize> = columns
+        .iter()
+        .map(|c| {
+            (0..schema.num_columns())
+                .find(|i| schema.column(*i).name() == *c)
+                .ok_or_else(|| err(format!("no column {c}")))
+        })
+        .collect::<Result<_>>()?;
+    let mask = ProjectionMask::leaves(schema, idx);
+    let mut b = b.with_projection(mask).with_batch_size(65_536);
+    if let Some(rg) = row_groups {
+        b = b.with_row_groups(rg);
+    }
+    let reader = b.build().map_err(|e| err(e.to_string()))?;
+    reader.map(|r| r.map_err(|e| err(e.to_string()))).collect()
+}
+
+fn row_group_count(path: &Path) -> Result<usize> {
+    let err = pq_err(path);
+    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| err(e.to_string()))?;
+    Ok(b.metadata().num_row_groups())
+}
+
+/// A column by name as strings (`None` for NULL).
+fn strings<'a>(b: &'a RecordBatch, name: &str, path: &Path) -> Result<StrCol<'a>> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| pq_err(path)(format!("no column {name}")))?;
+    match c.data_type() {
+        DataType::Utf8 => Ok(StrCol::Utf8(c.as_string::<i32>())),
+        DataType::LargeUtf8 => Ok(StrCol::Large(c.as_string::<i64>())),
+        DataType::Utf8View => Ok(StrCol::View(c.as_string_view())),
+        DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+            let d = c
+                .as_dictionary_opt::<Int32Type>()
+                .ok_or_else(|| pq_err(path)(format!("column {name}: not a dictionary")))?;
+            let values = d
+                .values()
+                .as_string_opt::<i32>()
+                .ok_or_else(|| pq_err(path)(format!("column {name}: not text")))?;
+            Ok(StrCol::Dict(d.keys(), values))
+        }
+        t => Err(pq_err(path)(format!("column {name} is {t}, not text"))),
+    }
+}
+
+pub enum StrCol<'a> {
+    Utf8(&'a duckdb::arrow::array::StringArray),
+    Large(&'a duckdb::arrow::array::LargeStringArray),
+    View(&'a duckdb::arrow::array::StringViewArray),
+    Dict(
+        &'a duckdb::arrow::array::PrimitiveArray<Int32Type>,
+        &'a duckdb::arrow::array::StringArray,
+    ),
+}
+
+impl StrCol<'_> {
+    pub fn get(&self, i: usize) -> Option<&str> {
+        match self {
+            StrCol::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            StrCol::Large(a) => a.is_valid(i).then(|| a.value(i)),
+            StrCol::View(a) => a.is_valid(i).then(|| a.value(i)),
+            StrCol::Dict(k, v) => k.is_valid(i).then(|| v.value(k.value(i) as usize)),
+        }
+    }
+}
+
+pub fn enterprises(snapshot: &Path) -> Result<Enterprises> {
+    let path = snapshot.join("enterprise.parquet");
+    let cols = [
+        "enterprise_number",
+        "juridical_situation",
+        "type_of_enterprise",
+        "juridical_form",
+        "start_date",
+    ];
+    type Part = (
+        Vec<u64>,
+        Vec<String>,
+        Vec<String>,
+        Vec<bool>,
+        Vec<String>,
+        Vec<Option<i32>>,
+    );
+    // Row groups in parallel, concatenated in order.
+    let parts: Vec<Part> = (0..row_group_count(&path)?)
+        .into_par_iter()
+        .map(|g| -> Result<Part> {
+            let mut p: Part = Default::default();
+            for b in read_dict(
+                &path,
+                &cols,
+                &[
+                    "juridical_situation",
+                    "type_of_enterprise",
+                    "juridical_form",
+                ],
+                Some(vec![g]),
+            )? {
+                let num = strings(&b, "enterprise_number", &path)?;
+                let sit = strings(&b, "juridical_situation", &path)?;
+                let typ = strings(&b, "type_of_enterprise", &path)?;
+                let form = strings(&b, "juridical_form", &path)?;
+                let start = b
+                    .column_by_name("start_date")
+                    .and_then(|c| c.as_primitive_opt::<Date32Type>())
+                    .ok_or_else(|| pq_err(&path)("start_date is not a DATE".into()))?;
+                for i in 0..b.num_rows() {
+                    let d = num.get(i).unwrap_or("");
+                    // The snapshot holds checked numbers only; anything else is skipped.
+                    let Ok(k) = number::parse(d.as_bytes(), None) else {
+                        continue;
+                    };
+                    p.0.push(k);
+                    p.1.push(d.to_string());
+                    p.2.push(sit.get(i).unwrap_or("").to_string());
+                    p.3.push(typ.get(i) == Some("1"));
+                    p.4.push(form.get(i).unwrap_or("").to_string());
+                    p.5.push(start.is_valid(i).then(|| start.value(i)));
+                }
+            }
+            Ok(p)
+        })
+        .collect::<Result<_>>()?;
+    let n: usize = parts.iter().map(|p| p.0.len()).sum();
+    let mut e = Enterprises {
+        number: Vec::with_capacity(n),
+        display: Vec::with_capacity(n),
+        situation: Vec::with_capacity(n),
+        natural_person: Vec::with_capacity(n),
+        form: Vec::with_capacity(n),
+        start: Vec::with_capacity(n),
+        index: NumberMap::with_capacity_and_hasher(n, Default::default()),
+    };
+    for p in parts {
+        e.number.extend(p.0);
+        e.display.extend(p.1);
+        e.situation.extend(p.2);
+        e.natural_person.extend(p.3);
+        e.form.extend(p.4);
+        e.start.extend(p.5);
+    }
+    for (i, k) in e.number.iter().enumerate() {
+        e.index.insert(*k, i as u32);
+    }
+    Ok(e)
+}
+
+/// Establishments per enterprise row.
+pub fn establishment_counts(snapshot: &Path, e: &Enterprises) -> Result<Vec<u32>> {
+    let path = snapshot.join("establishment.parquet");
+    let mut counts = vec![0u32; e.number.len()];
+    for b in read(&path, &["enterprise_number"], None)? {
+        let c = strings(&b, "enterprise_number", &path)?;
+        for i in 0..b.num_rows() {
+            if let Some(k) = c
+                .get(i)
+                .and_then(|s| number::parse(s.as_bytes(), None).ok())
+                .and_then(|k| e.index.get(&k))
+            {
+                counts[*k as usize] += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// The main activity of an enterprise: its MAIN activity, newest NACE version, then activity
+/// group, then code (as the `companies` view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MainActivity {
+    pub version: u16,
+    pub group: String,
+    pub code: String,
+}
+
+impl MainActivity {
+    fn better_than(&self, o: &MainActivity) -> bool {
+        (std::cmp::Reverse(self.version), &self.group, &self.code)
+            < (std::cmp::Reverse(o.version), &o.group, &o.code)
+    }
+}
+
+/// Main activity per enterprise row: the activity table's row groups are read in parallel; an
+/// entity's rows may straddle row groups, so each group's best per entity is merged after.
+pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Vec<Option<MainActivity>>> {
+    let path = snapshot.join("activity.parquet");
+    let groups = row_group_count(&path)?;
+    let per_group: Vec<Vec<(u32, MainActivity)>> = (0..groups)
+        .into_par_iter()
+        .map(|g| -> Result<Vec<(u32, MainActivity)>> {
+            let mut out: Vec<(u32, MainActivity)> = Vec::new();
+            let cols = [
+                "entity_number",
+                "activity_group",
+                "nace_version",
+                "nace_code",
+                "classification",
+            ];
+            let dict = [
+                "activity_group",
+                "nace_version",
+                "nace_code",
+                "classification",
+            ];
+            for b in read_dict(&path, &cols, &dict, Some(vec![g]))? {
+                let ent = strings(&b, "entity_number", &path)?;
+                let grp = strings(&b, "activity_group", &path)?;
+                let ver = strings(&b, "nace_version", &path)?;
+                let code = strings(&b, "nace_code", &path)?;
+                let class = strings(&b, "classification", &path)?;
+                let (mut last, mut last_idx): (&str, Option<u32>) = ("", None);
+                for i in 0..b.num_rows() {
+                    if class.get(i) != Some("MAIN") {
+                        continue;
+                    }
+                    let Some(s) = ent.get(i).filter(|s| s.len() == 12) else {
+                        continue;
+                    };
+                    if s != last {
+                        last = s;
+                        last_idx = number::parse(s.as_bytes(), None)
+                            .ok()
+                            .and_then(|k| e.index.get(&k).copied());
+                    }
+                    let Some(idx) = last_idx else { continue };
+                    let v: u16 = ver.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+                    let (g_, c_) = (grp.get(i).unwrap_or(""), code.get(i).unwrap_or(""));
+                    match out.last_mut() {
+                        Some((j, best)) if *j == idx => {
+                            let cand = (std::cmp::Reverse(v), g_, c_);
+                            if cand
+                                < (
+                                    std::cmp::Reverse(best.version),
+                                    best.group.as_str(),
+                                    best.code.as_str(),
+                                )
+                            {
+                                *best = MainActivity {
+                                    version: v,
+                                    group: g_.to_string(),
+                                    code: c_.to_string(),
+                                };
+                            }
+                        }
+                        _ => out.push((
+                            idx,
+                            MainActivity {
+                                version: v,
+                                group: g_.to_string(),
+                                code: c_.to_string(),
+                            },
+                        )),
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    let mut best: Vec<Option<MainActivity>> = vec![None; e.number.len()];
+    for (idx, m) in per_group.into_iter().flatten() {
+        let slot = &mut best[idx as usize];
+        if slot.as_ref().is_none_or(|b| m.better_than(b)) {
+            *slot = Some(m);
+        }
+    }
+    Ok(best)
+}
+
+/// The sector of a NACE division: its section, the section's English label, its points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sector {
+    pub section: String,
+    pub label: String,
+    pub points: i32,
+}
+
+/// Sectors by (NACE version, division), as a direct index: 3 versions × 100 divisions.
+pub struct Sections(Vec<Option<Sector>>);
+
+fn version_slot(v: u16) -> Option<usize> {
+    match v {
+        2003 => Some(0),
+        2008 => Some(1),
+        2025 => Some(2),
+        _ => None,
+    }
+}
+
+impl Sections {
+    /// The sector of a NACE code (its first two digits) in a version.
+    pub fn of(&self, version: u16, code: &str) -> Option<&Sector> {
+        let division: usize = code.get(..2)?.parse().ok()?;
+        self.0
+            .get(version_slot(version)? * 100 + division)?
+            .as_ref()
+    }
+}
+
+/// From the reference `nace_code` table: divisions (level 2) → section (their parent), sections
+/// (level 1) → English label; points from [`super::model::SECTOR_POINTS`].
+pub fn sections(reference: &Path) -> Result<Sections> {
+    let path = reference.join("nace_code.parquet");
+    let mut parent: Vec<(u16, usize, String)> = Vec::new();
+    let mut label: HashMap<(u16, String), String> = HashMap::new();
+    for b in read(
+        &path,
+        &["version", "code", "level", "parent", "lang", "description"],
+        None,
+    )? {
+        let version = b
+            .column_by_name("version")
+            .and_then(|c| c.as_primitive_opt::<duckdb::arrow::datatypes::Int32Type>())
+            .ok_or_else(|| pq_err(&path)("version is not an integer".into()))?;
+        let level = b
+            .column_by_name("level")
+            .and_then(|c| c.as_primitive_opt::<duckdb::arrow::datatypes::Int32Type>())
+            .ok_or_else(|| pq_err(&path)("level is not an integer".into()))?;
+        let (code, par, lang, desc) = (
+            strings(&b, "code", &path)?,
+            strings(&b, "parent", &path)?,
+            strings(&b, "lang", &path)?,
+            strings(&b, "description", &path)?,
+        );
+        for i in 0..b.num_rows() {
+            if lang.get(i) != Some("en") {
+                continue;
+            }
+            let v = version.value(i) as u16;
+            let c = code.get(i).unwrap_or("");
+            match level.value(i) {
+                1 => {
+                    label.insert((v, c.to_string()), desc.get(i).unwrap_or("").to_string());
+                }
+                2 => {
+                    if let (Some(p), Ok(d)) = (par.get(i), c.parse::<usize>()) {
+                        parent.push((v, d, p.to_string()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut v = vec![None; 300];
+    for (version, division, section) in parent {
+        let Some(slot) = version_slot(version).map(|s| s * 100 + division) else {
+            continue;
+        };
+        let points = super::model::SECTOR_POINTS
+            .iter()
+            .find(|(ver, sec, _)| *ver == version && *sec == section)
+            .map_or(0, |x| x.2);
+        if let Some(x) = v.get_mut(slot) {
+            *x = Some(Sector {
+                label: label
+                    .get(&(version, section.clone()))
+                    .cloned()
+                    .unwrap_or_default(),
+                section,
+                points,
+            });
+        }
+    }
+    Ok(Sections(v))
+}
+
+/// One fiscal year of accounts: its first deposit date, and the figures of its latest deposit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FiscalYear {
+    pub fye: i32,
+    pub deposited: i32,
+    latest_deposit: i32,
+    pub equity: Option<i64>,
+    pub total_assets: Option<i64>,
+    pub profit_loss: Option<i64>,
+    pub employees: Option<f64>,
+    pub current_assets: Option<i64>,
+    pub short_term_debt: Option<i64>,
+}
+
+/// The two latest fiscal years deposited by the snapshot date, newest first.
+pub type Accounts = [Option<FiscalYear>; 2];
+
+/// Accounts per enterprise row (`slot[i]` indexes `years`, u32::MAX for none), filings rows
+/// skipped (each logged with its line and column).
+pub struct Filings {
+    pub slot: Vec<u32>,
+    pub years: Vec<Accounts>,
+    pub rejected: u64,
+    pub unmatched: u64,
+}
+
+impl Filings {
+    pub fn of(&self, row: usize) -> Option<&Accounts> {
+        self.years.get(*self.slot.get(row)? as usize)
+    }
+}
+
+const FILINGS_COLUMNS: [&str; 10] = [
+    "EnterpriseNumber",
+    "DepositDate",
+    "FiscalYearEnd",
+    "Model",
+    "Equity",
+    "TotalAssets",
+    "ProfitLoss",
+    "Employees",
+    "CurrentAssets",
+    "ShortTermDebt",
+];
+
+/// Reads the filings CSV (payment-risk.md "Filings input"): deposits dated after `snapshot` are
+/// not known yet and are left out. Numbers in any usual form (0200.065.765, 0200065765,
+/// BE0200065765).
+pub fn filings(path: &Path, e: &Enterprises, snapshot: i32) -> Result<Filings> {
+    let fail = |msg: String| Error::Filings {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let f = std::fs::File::open(path).map_err(|x| fail(x.to_string()))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(f);
+    let header = rdr.byte_headers().map_err(|x| fail(x.to_string()))?.clone();
+    let mut col = [0usize; 10];
+    for (k, name) in FILINGS_COLUMNS.iter().enumerate() {
+        col[k] = header
+            .iter()
+            .position(|h| h == name.as_bytes())
+            .ok_or_else(|| fail(format!("line 1: no column {name}")))?;
+    }
+    let mut out = Filings {
+        slot: vec![u32::MAX; e.number.len()],
+        years: Vec::new(),
+        rejected: 0,
+        unmatched: 0,
+    };
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(x) => return Err(fail(x.to_string())),
+        }
+        let line = rec.position().map_or(0, |p| p.line());
+        let field = |k: usize| rec.get(col[k]).unwrap_or(b"");
+        let reject = |k: usize, why: &str, out: &mut Filings| {
+            out.rejected += 1;
+            if out.rejected <= 20 {
+                tracing::warn!(
+                    file = %path.display(),
+                    line,
+                    column = FILINGS_COLUMNS[k],
+                    value = %String::from_utf8_lossy(field(k)),
+                    reason = why,
+                    "filings row skipped; fix it and run `bce score` again"
+                );
+            }
+        };
+        let digits: Vec<u8> = field(0)
+            .iter()
+            .copied()
+            .filter(u8::is_ascii_digit)
+            .collect();
+        let n = match digits.len() {
+            9 | 10 => digits.iter().fold(0u64, |a, d| a * 10 + (d - b'0') as u64),
+            _ => {
+                reject(0, "not an enterprise number", &mut out);
+                continue;
+            }
+        };
+        let Some(deposited) = date::parse_dmy(field(1)) else {
+            reject(1, "not a date dd-mm-yyyy", &mut out);
+            continue;
+        };
+        let Some(fye) = date::parse_dmy(field(2)) else {
+            reject(2, "not a date dd-mm-yyyy", &mut out);
+            continue;
+        };
+        let mut amounts = [None; 5];
+        let mut bad = None;
+        for (j, k) in [4usize, 5, 6, 8, 9].into_iter().enumerate() {
+            let s = std::str::from_utf8(field(k)).unwrap_or("").trim();
+            if s.is_empty() {
+                continue;
+            }
+            match s.parse::<i64>() {
+                Ok(v) => amounts[j] = Some(v),
+                Err(_) => bad = Some(k),
+            }
+        }
+        let emp_s = std::str::from_utf8(field(7)).unwrap_or("").trim();
+        let employees = if emp_s.is_empty() {
+            None
+        } else {
+            match emp_s.parse::<f64>() {
+                Ok(v) if v.is_finite() => Some(v),
+                _ => {
+                    bad = Some(7);
+                    None
+                }
+            }
+        };
+        if let Some(k) = bad {
+            reject(k, "not a number", &mut out);
+            continue;
+        }
+        if deposited > snapshot {
+            continue;
+        }
+        let Some(&row) = e.index.get(&n) else {
+            out.unmatched += 1;
+            continue;
+        };
+        let fy = FiscalYear {
+            fye,
+            deposited,
+            latest_deposit: deposited,
+            equity: amounts[0],
+            total_assets: amounts[1],
+            profit_loss: amounts[2],
+            employees,
+            current_assets: amounts[3],
+            short_term_debt: amounts[4],
+        };
+        let slot = &mut out.slot[row as usize];
+        if *slot == u32::MAX {
+            *slot = out.years.len() as u32;
+            out.years.push([None, None]);
+        }
+        add(&mut out.years[*slot as usize], fy);
+    }
+    Ok(out)
+}
+
+/// Keeps the two latest fiscal years; a second deposit for the same year keeps the first
+/// deposit date (lateness) and the latest figures (a correction).
+fn add(acc: &mut Accounts, fy: FiscalYear) {
+    for y in acc.iter_mut().flatten() {
+        if y.fye == fy.fye {
+            if fy.latest_deposit >= y.latest_deposit {
+                *y = FiscalYear {
+                    deposited: y.deposited.min(fy.deposited),
+                    ..fy
+                };
+            } else {
+                y.deposited = y.deposited.min(fy.deposited);
+            }
+            return;
+        }
+    }
+    match acc {
+        [None, _] => acc[0] = Some(fy),
+        [Some(a), _] if fy.fye > a.fye => {
+            acc[1] = acc[0];
+            acc[0] = Some(fy);
+        }
+        [Some(_), None] => acc[1] = Some(fy),
+        [Some(_), Some(b)] if fy.fye > b.fye => acc[1] = Some(fy),
+        _ => {}
+    }
+}
+
+/// Register events of the window for one enterprise.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFeatures {
+    pub seat_moves: i32,
+    pub seat_moved_in: Option<i32>,
+    pub struck_off_in: Option<i32>,
+    pub renamed_in: Option<i32>,
+    pub rename: Option<String>,
+    pub form_changed_in: Option<i32>,
+    pub closed_count: i32,
+    pub closed_in: Option<i32>,
+}
+
+/// An enterprise that left the register in the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stopped {
+    pub number: u64,
+    pub display: String,
+    pub extract_number: i32,
+    pub snapshot_date: String,
+    pub juridical_situation: Option<String>,
+}
+
+/// Event features per enterprise number, and the enterprises that left the register (and are
+/// not back in the snapshot).
+pub fn events(
+    files: &[PathBuf],
+    snapshot_date: &str,
+    window_months: u32,
+    e: &Enterprises,
+    memory_limit: &str,
+) -> Result<(NumberMap<EventFeatures>, Vec<Stopped>)> {
+    let mut features = NumberMap::default();
+    let mut stopped = Vec::new();
+    let files: Vec<String> = files
+        .iter()
+        .filter(|p| p.is_file())
+        .map(|p| quote_path(p))
+        .collect();
+    if files.is_empty() {
+        return Ok((features, stopped));
+    }
+    let db = |source| Error::Db {
+        snapshot: PathBuf::from(snapshot_date),
+        source,
+    };
+    let conn = duckdb::Connection::open_in_memory().map_err(db)?;
+    conn.execute_batch(&format!(
+        "SET memory_limit = {}; SET enable_progress_bar = false;
+         CREATE TEMP TABLE events_in AS
+         SELECT type, extract_number, snapshot_date, enterprise_number, establishment_number, data
+         FROM read_parquet([{}]);",
+        quote(memory_limit),
+        files.join(", ")
+    ))
+    .map_err(db)?;
+    let sql = EVENTS_SQL
+        .replace("{snapshot_date}", &quote(snapshot_date))
+        .replace("{window_months}", &window_months.to_string());
+    for stmt in statements(&sql) {
+        conn.execute_batch(stmt).map_err(db)?;
+    }
+    let mut st = conn
+        .prepare(
+            "SELECT enterprise_number, seat_moves, seat_moved_in, struck_off_in, renamed_in, rename,
+                    form_changed_in, closed_count, closed_in FROM score_events",
+        )
+        .map_err(db)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                EventFeatures {
+                    seat_moves: r.get(1)?,
+                    seat_moved_in: r.get(2)?,
+                    struck_off_in: r.get(3)?,
+                    renamed_in: r.get(4)?,
+                    rename: r.get(5)?,
+                    form_changed_in: r.get(6)?,
+                    closed_count: r.get(7)?,
+                    closed_in: r.get(8)?,
+                },
+            ))
+        })
+        .map_err(db)?;
+    for row in rows {
+        let (n, f) = row.map_err(db)?;
+        if let Ok(k) = number::parse(n.as_bytes(), None) {
+            features.insert(k, f);
+        }
+    }
+    let mut st = conn
+        .prepare(
+            "SELECT enterprise_number, extract_number, snapshot_date::VARCHAR, juridical_situation
+             FROM stopped ORDER BY enterprise_number",
+        )
+        .map_err(db)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i32>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })
+        .map_err(db)?;
+    for row in rows {
+        let (n, x, d, js) = row.map_err(db)?;
+        let Ok(k) = number::parse(n.as_bytes(), None) else {
+            continue;
+        };
+        if !e.index.contains_key(&k) {
+            stopped.push(Stopped {
+                number: k,
+                display: n,
+                extract_number: x,
+                snapshot_date: d,
+                juridical_situation: js,
+            });
+        }
+    }
+    Ok((features, stopped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fy(fye: i32, dep: i32, equity: i64) -> FiscalYear {
+        FiscalYear {
+            fye,
+            deposited: dep,
+            latest_deposit: dep,
+            equity: Some(equity),
+            total_assets: None,
+            profit_loss: None,
+            employees: None,
+            current_assets: None,
+            short_term_debt: None,
+        }
+    }
+
+    #[test]
+    fn the_two_latest_years_are_kept_and_corrections_keep_the_first_date() {
+        let mut a: Accounts = [None, None];
+        add(&mut a, fy(100, 300, 1));
+        add(&mut a, fy(465, 700, 2));
+        add(&mut a, fy(10, 200, 3)); // older than both: ignored
+        add(&mut a, fy(465, 750, 4)); // a correction of 465
+        add(&mut a, fy(465, 690, 5)); // an older deposit of 465 (first date only)
+        assert_eq!(
+            a[0].map(|y| (y.fye, y.deposited, y.equity)),
+            Some((465, 690, Some(4)))
+        );
+        assert_eq!(a[1].map(|y| (y.fye, y.equity)), Some((100, Some(1))));
+        add(&mut a, fy(830, 1000, 6));
+        assert_eq!(a.map(|y| y.map(|y| y.fye)), [Some(830), Some(465)]);
+    }
+}
