@@ -548,7 +548,6 @@ fn staged(
             &cfg.ingest,
             progress,
             &clock.now_rfc3339(),
-            &cfg.memory_limit,
         )?,
         _ => ingest::ingest_full(
             extract,
@@ -575,9 +574,18 @@ fn staged(
         Some((_, prev)) => {
             let prev_manifest = ingest::read_manifest(prev)?;
             let sp = progress.spinner("diff");
+            // An Update applied: compare only the entities it touched, whose rows before and
+            // after the apply ingest kept in update/before/ and update/after/ (every other
+            // entity has the same rows on both sides by construction).
+            let (before, after) = (snap.join("update/before"), snap.join("update/after"));
+            let (from, to) = if meta.extract_type == ExtractType::Update && after.is_dir() {
+                (before.as_path(), after.as_path())
+            } else {
+                (prev.as_path(), snap.as_path())
+            };
             let counts = diff::diff(
-                prev,
-                &snap,
+                from,
+                to,
                 &refdir,
                 cfg.filings.as_deref(),
                 &diff::Target {

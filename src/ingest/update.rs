@@ -3,7 +3,9 @@
 //! Input: the Update extract (`<table>_delete.csv` with the key column, `<table>_insert.csv` with
 //! all current rows of every touched entity) and the folder of snapshot N−1. Output, in `out`: the
 //! seven `<table>.parquet` of snapshot N, `update/{delete,insert}/<table>.parquet` (what the Update
-//! carried, typed), `rejects.parquet`, `manifest.json`.
+//! carried, typed), `update/{before,after}/<table>.parquet` (the rows of every entity the Update
+//! touched, in N−1 and in N: all the diff needs to compare), `update/touched.parquet` (those
+//! entity numbers), `rejects.parquet`, `manifest.json`.
 //!
 //! Semantics (kbo-open-data.md): per table, delete every row whose key is in the delete file, then
 //! insert the insert file. Two rules where the format is silent (ARCHITECTURE.md): for enterprise,
@@ -14,12 +16,16 @@
 //! Invariant per table: base rows − removed rows + inserted rows = rows written.
 
 use super::{ingest_table, rejects, KeySet, Manifest, Options, Reject, Result, UpdateCounts};
-use crate::kbo::{self, Extract, Meta};
+use crate::kbo::{self, number, Extract, Meta, TableDef};
+use crate::parquet_io::parallel::ParallelWriter;
 use crate::progress::Progress;
-use crate::sql::quote_path as quote;
+use duckdb::arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringArray};
+use duckdb::arrow::array::{BooleanBufferBuilder, RecordBatchReader};
+use duckdb::arrow::compute::filter_record_batch;
+use duckdb::arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::Path;
-
-const APPLY_SQL: &str = include_str!("../../pipelines/apply_update.sql");
+use std::sync::Arc;
 
 /// Applies the Update `extract` to the snapshot in `base` and writes snapshot N to `out`.
 #[allow(clippy::too_many_arguments)]
@@ -31,7 +37,6 @@ pub fn ingest_update(
     opts: &Options,
     progress: &Progress,
     now_rfc3339: &str,
-    memory_limit: &str,
 ) -> Result<(Manifest, Vec<Reject>)> {
     for t in kbo::TABLES.iter().chain(kbo::DELETE_TABLES.iter()) {
         let file = if t.file.ends_with("_delete.csv") {
@@ -96,20 +101,22 @@ pub fn ingest_update(
         all_rejects.extend(del_rejects);
         reports.push(report);
     }
-    // 2. Apply, table by table, in DuckDB (reads snapshot N−1's Parquet, writes snapshot N's).
+    // 2. Apply, table by table: the previous snapshot's rows stream through a filter into
+    // snapshot N's files (encoded in parallel), then the inserted rows are appended.
     let sp = progress.spinner("apply update");
-    let applied = apply(base, out, &ins_dir, &del_dir, memory_limit);
+    let applied = apply(base, out, &ins_dir, &del_dir, opts);
     sp.finish_and_clear();
-    let counts = applied?;
+    let (counts, touched) = applied?;
     for (report, c) in reports.iter_mut().zip(counts) {
         if let Some(u) = report.update.as_mut() {
-            u.base_rows = c.0;
-            u.removed_rows = c.1;
-            u.cascaded_rows = c.2;
+            u.base_rows = c.base_rows;
+            u.removed_rows = c.removed;
+            u.cascaded_rows = c.cascaded;
         }
-        report.rows_written = c.3;
-        report.orphan_rows = c.4;
+        report.rows_written = c.written;
+        report.orphan_rows = c.orphans;
     }
+    write_touched(&out.join("update/touched.parquet"), &touched)?;
     rejects::write(
         &out.join("rejects.parquet"),
         meta.extract_number,
@@ -130,103 +137,387 @@ pub fn ingest_update(
     Ok((manifest, all_rejects))
 }
 
-/// Per table in [`kbo::TABLES`] order: (base rows, removed rows, of which cascaded, rows written,
-/// inserted rows whose entity is missing from snapshot N).
-type Counts = (u64, u64, u64, u64, u64);
+/// One table of the Update applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Applied {
+    base_rows: u64,
+    /// Previous rows removed (delete file, re-inserted unique key, or cascade).
+    removed: u64,
+    /// Of those, removed only by the cascade rule.
+    cascaded: u64,
+    written: u64,
+    /// Inserted rows whose entity is not in snapshot N.
+    orphans: u64,
+}
 
+/// The key column of a table (first column) and, for establishment and branch, the enterprise
+/// they belong to.
+fn key_columns(def: &TableDef) -> (&'static str, Option<&'static str>) {
+    let key = def.columns[0].name;
+    match def.name {
+        "establishment" | "branch" => (key, Some("enterprise_number")),
+        _ => (key, None),
+    }
+}
+
+/// The numbers of one column of a (small) Parquet file.
+fn numbers_of(path: &Path, column: &str) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    for b in read_batches(path)? {
+        let col = text_column(&b, column, path)?;
+        for i in 0..b.num_rows() {
+            if let Some(n) = col
+                .is_valid(i)
+                .then(|| number::parse(col.value(i).as_bytes(), None).ok())
+                .flatten()
+            {
+                out.push(n);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn pq_err(path: &Path) -> impl Fn(String) -> super::Error + '_ {
+    move |msg| super::Error::Parquet {
+        path: path.to_path_buf(),
+        msg,
+    }
+}
+
+fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
+    let err = pq_err(path);
+    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    ParquetRecordBatchReaderBuilder::try_new(f)
+        .and_then(|b| b.with_batch_size(65_536).build())
+        .map_err(|e| err(e.to_string()))?
+        .map(|r| r.map_err(|e| err(e.to_string())))
+        .collect()
+}
+
+fn text_column<'a>(b: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a StringArray> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| pq_err(path)(format!("no text column {name}")))
+}
+
+fn set_of(v: &[u64]) -> KeySet {
+    let mut s = KeySet::new();
+    for n in v {
+        s.insert(*n);
+    }
+    s
+}
+
+/// Rewrites `base/<table>.parquet` into `out/<table>.parquet` without the rows `remove` says
+/// go ((by the delete file or a re-inserted key, by the cascade)), then appends the inserted rows.
+/// `removed_key` sees the key of every row removed by the cascade only.
+///
+/// The rows of the entities in `touched` (and those the cascade removes) are also written to
+/// `out/update/before/` (as in N−1) and `out/update/after/` (as in N): the diff compares those.
+#[allow(clippy::too_many_arguments)]
+fn rewrite(
+    def: &TableDef,
+    base: &Path,
+    ins: &Path,
+    out: &Path,
+    opts: &Options,
+    remove: &(dyn Fn(u64, Option<u64>) -> (bool, bool) + Sync),
+    touched: &KeySet,
+    cascaded_key: &mut dyn FnMut(u64),
+    survivors: &mut Option<KeySet>,
+) -> Result<Applied> {
+    let file = |d: &Path| d.join(format!("{}.parquet", def.name));
+    let (base_f, ins_f, out_f) = (file(base), file(ins), file(out));
+    let (before_f, after_f) = (
+        file(&out.join("update/before")),
+        file(&out.join("update/after")),
+    );
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    let err = pq_err(&out_f);
+    let (key_col, owner_col) = key_columns(def);
+    let reader = ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&base_f).map_err(|e| pq_err(&base_f)(e.to_string()))?,
+    )
+    .and_then(|b| b.with_batch_size(65_536).build())
+    .map_err(|e| pq_err(&base_f)(e.to_string()))?;
+    let schema = reader.schema();
+    let fh = std::fs::File::create(&out_f).map_err(|e| err(e.to_string()))?;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut w = ParallelWriter::new(
+        std::io::BufWriter::with_capacity(1 << 20, fh),
+        schema.clone(),
+        super::writer_properties(def, opts.zstd_level),
+        threads,
+        opts.row_group_rows,
+    )
+    .map_err(|e| err(e.to_string()))?;
+    let mut a = Applied::default();
+    // Child rows come grouped by entity: parse each distinct number once.
+    let mut last: (String, Option<u64>) = (String::new(), None);
+    let mut parse = |s: &str| -> Option<u64> {
+        if s != last.0 {
+            last = (s.to_string(), number::parse(s.as_bytes(), None).ok());
+        }
+        last.1
+    };
+    for batch in reader {
+        let batch = batch.map_err(|e| pq_err(&base_f)(e.to_string()))?;
+        let keys = text_column(&batch, key_col, &base_f)?;
+        let owners = match owner_col {
+            Some(c) => Some(text_column(&batch, c, &base_f)?),
+            None => None,
+        };
+        let mut keep = BooleanBufferBuilder::new(batch.num_rows());
+        let (mut was, mut stays) = (
+            BooleanBufferBuilder::new(batch.num_rows()),
+            BooleanBufferBuilder::new(batch.num_rows()),
+        );
+        for i in 0..batch.num_rows() {
+            let k = keys.is_valid(i).then(|| parse(keys.value(i))).flatten();
+            let o = owners.and_then(|o| {
+                o.is_valid(i)
+                    .then(|| number::parse(o.value(i).as_bytes(), None).ok())
+                    .flatten()
+            });
+            let (d, c) = k.map_or((false, false), |k| remove(k, o));
+            if d || c {
+                a.removed += 1;
+                if c && !d {
+                    a.cascaded += 1;
+                    if let Some(k) = k {
+                        cascaded_key(k);
+                    }
+                }
+            } else if let (Some(s), Some(k)) = (survivors.as_mut(), k) {
+                s.insert(k);
+            }
+            keep.append(!(d || c));
+            let t = c || k.is_some_and(|k| touched.contains(k));
+            was.append(t);
+            stays.append(t && !(d || c));
+        }
+        for (rows, mask) in [(&mut before, was), (&mut after, stays)] {
+            let mut mask = mask;
+            let part = filter_record_batch(&batch, &BooleanArray::new(mask.finish(), None))
+                .map_err(|e| err(e.to_string()))?;
+            if part.num_rows() > 0 {
+                rows.push(part);
+            }
+        }
+        a.base_rows += batch.num_rows() as u64;
+        let mask = BooleanArray::new(keep.finish(), None);
+        let kept = filter_record_batch(&batch, &mask).map_err(|e| err(e.to_string()))?;
+        a.written += kept.num_rows() as u64;
+        if kept.num_rows() > 0 {
+            w.write(kept).map_err(|e| err(e.to_string()))?;
+        }
+    }
+    for batch in read_batches(&ins_f)? {
+        if let Some(s) = survivors.as_mut() {
+            let keys = text_column(&batch, key_col, &ins_f)?;
+            for i in 0..batch.num_rows() {
+                if let Some(k) = keys
+                    .is_valid(i)
+                    .then(|| number::parse(keys.value(i).as_bytes(), None).ok())
+                    .flatten()
+                {
+                    s.insert(k);
+                }
+            }
+        }
+        a.written += batch.num_rows() as u64;
+        after.push(batch.clone());
+        w.write(batch).map_err(|e| err(e.to_string()))?;
+    }
+    w.close().map_err(|e| err(e.to_string()))?;
+    for (path, rows) in [(&before_f, &before), (&after_f, &after)] {
+        write_rows(path, &schema, rows)?;
+    }
+    Ok(a)
+}
+
+/// A small Parquet file of `rows` (possibly none) with `schema`.
+fn write_rows(
+    path: &Path,
+    schema: &duckdb::arrow::datatypes::SchemaRef,
+    rows: &[RecordBatch],
+) -> Result<()> {
+    let err = pq_err(path);
+    let fh = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+    let mut w = parquet::arrow::ArrowWriter::try_new(fh, schema.clone(), None)
+        .map_err(|e| err(e.to_string()))?;
+    for b in rows {
+        w.write(b).map_err(|e| err(e.to_string()))?;
+    }
+    w.close().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// Inserted rows of a table whose entity (or enterprise) is not in `owners`.
+fn inserted_orphans(def: &TableDef, ins: &Path, owners: &KeySet) -> Result<u64> {
+    let f = ins.join(format!("{}.parquet", def.name));
+    let col = match def.name {
+        "enterprise" => return Ok(0),
+        "establishment" | "branch" => "enterprise_number",
+        _ => "entity_number",
+    };
+    Ok(numbers_of(&f, col)?
+        .into_iter()
+        .filter(|n| !owners.contains(*n))
+        .count() as u64)
+}
+
+/// Applies the typed delete and insert files to snapshot `base`, writing snapshot N into `out`.
+/// Returns the counts per table ([`kbo::TABLES`] order) and every entity number the Update
+/// touched (its files' keys and the cascade's), for the diff.
 fn apply(
     base: &Path,
     out: &Path,
     ins: &Path,
     del: &Path,
-    memory_limit: &str,
-) -> Result<Vec<Counts>> {
-    let db = |e: duckdb::Error| super::Error::Parquet {
-        path: out.to_path_buf(),
-        msg: format!("applying the Update: {e}"),
+    opts: &Options,
+) -> Result<(Vec<Applied>, Vec<u64>)> {
+    let file = |d: &Path, t: &str| d.join(format!("{t}.parquet"));
+    let def = |t: &str| {
+        kbo::TableDef::by_name(t).ok_or_else(|| super::Error::Parquet {
+            path: out.to_path_buf(),
+            msg: format!("no table {t}"),
+        })
     };
-    let conn = duckdb::Connection::open_in_memory().map_err(db)?;
-    conn.execute_batch(&format!(
-        "SET memory_limit = '{}'; SET enable_progress_bar = false; SET preserve_insertion_order = true;",
-        memory_limit.replace('\'', "")
-    ))
-    .map_err(db)?;
-    let sql = APPLY_SQL
-        .replace("{base}", &quote(base))
-        .replace("{out}", &quote(out))
-        .replace("{ins}", &quote(ins))
-        .replace("{del}", &quote(del));
-    // The removed owners first (shared by every child table), then each table.
-    let (setup, per_table) = sql.split_once("-- @per-table").unwrap_or((&sql, ""));
-    conn.execute_batch(setup).map_err(db)?;
-    let mut counts = Vec::new();
-    let out_table = |t: &str| {
-        format!(
-            "(SELECT {t}_number AS k FROM read_parquet({} || '/{t}.parquet'))",
-            quote(out)
-        )
-    };
-    for def in &kbo::TABLES {
-        let key = def.columns[0].name;
-        let (owner, cascade, owners) = match def.name {
-            "enterprise" => (key.to_string(), EMPTY.to_string(), out_table("enterprise")),
-            "establishment" | "branch" => (
-                "enterprise_number".to_string(),
-                "removed_enterprises".to_string(),
-                out_table("enterprise"),
-            ),
-            _ => (
-                key.to_string(),
-                "removed_owners".to_string(),
-                "new_owners".to_string(),
-            ),
-        };
-        if def.name == "denomination" {
-            // The owner tables of snapshot N are written: the entities child rows may point to.
-            conn.execute_batch(&format!(
-                "CREATE TEMP TABLE new_owners AS
-                 SELECT enterprise_number AS k FROM read_parquet({o} || '/enterprise.parquet')
-                 UNION ALL SELECT establishment_number FROM read_parquet({o} || '/establishment.parquet')
-                 UNION ALL SELECT branch_id FROM read_parquet({o} || '/branch.parquet');",
-                o = quote(out)
-            ))
-            .map_err(db)?;
+    let mut touched: Vec<u64> = Vec::new();
+    let mut del_keys = std::collections::HashMap::new();
+    let mut ins_keys = std::collections::HashMap::new();
+    for t in &kbo::TABLES {
+        let key = t.columns[0].name;
+        let d = numbers_of(&file(del, t.name), key)?;
+        let i = numbers_of(&file(ins, t.name), key)?;
+        touched.extend(&d);
+        touched.extend(&i);
+        del_keys.insert(t.name, set_of(&d));
+        ins_keys.insert(t.name, (set_of(&i), i));
+    }
+    for d in ["update/before", "update/after"] {
+        let d = out.join(d);
+        std::fs::create_dir_all(&d).map_err(|source| super::Error::Io { path: d, source })?;
+    }
+    let mut touched_set = set_of(&touched);
+    let empty = KeySet::new();
+    let dk = |t: &str| del_keys.get(t).unwrap_or(&empty);
+    let ik = |t: &str| ins_keys.get(t).map_or(&empty, |x| &x.0);
+    // Enterprises this Update removes: deleted and not re-inserted.
+    let mut removed_enterprises = KeySet::new();
+    for n in numbers_of(&file(del, "enterprise"), "enterprise_number")? {
+        if !ik("enterprise").contains(n) {
+            removed_enterprises.insert(n);
         }
-        let table_sql = per_table
-            .replace("{table}", def.name)
-            .replace("{key}", key)
-            .replace("{unique}", if def.unique_key { "true" } else { "false" })
-            .replace("{owner}", &owner)
-            .replace("{cascade}", &cascade)
-            .replace("{owners}", &owners)
-            .replace(
-                "{out_file}",
-                &quote(&out.join(format!("{}.parquet", def.name))),
-            );
-        conn.execute_batch(&table_sql).map_err(db)?;
-        let c: Counts = conn
-            .query_row("SELECT * FROM counts", [], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get::<_, i64>(1)? as u64,
-                    r.get::<_, i64>(2)? as u64,
-                    r.get::<_, i64>(3)? as u64,
-                    r.get::<_, i64>(4)? as u64,
-                ))
-            })
-            .map_err(db)?;
+    }
+    let mut counts = Vec::new();
+    let mut owners_n = KeySet::new();
+    let mut cascaded_owners: Vec<u64> = Vec::new();
+    // The owner tables first: enterprise, establishment, branch (kbo::TABLES order).
+    for t in ["enterprise", "establishment", "branch"] {
+        let (d, i) = (dk(t), ik(t));
+        let re = &removed_enterprises;
+        let remove = move |k: u64, owner: Option<u64>| {
+            let direct = d.contains(k) || i.contains(k);
+            (direct, owner.is_some_and(|o| re.contains(o)))
+        };
+        let mut survivors = Some(KeySet::new());
+        let a = rewrite(
+            def(t)?,
+            base,
+            ins,
+            out,
+            opts,
+            &remove,
+            &touched_set,
+            &mut |k| cascaded_owners.push(k),
+            &mut survivors,
+        )?;
+        if let Some(s) = survivors {
+            owners_n.union(&s);
+        }
+        counts.push(a);
+    }
+    touched.extend(&cascaded_owners);
+    for n in &cascaded_owners {
+        touched_set.insert(*n);
+    }
+    // Entities whose child rows go: the removed enterprises, the establishments and branches
+    // deleted or cascaded — unless re-inserted.
+    let mut removed_owners = removed_enterprises.clone();
+    let reinserted = |n: u64| {
+        ik("enterprise").contains(n) || ik("establishment").contains(n) || ik("branch").contains(n)
+    };
+    for t in ["establishment", "branch"] {
+        for n in numbers_of(&file(del, t), def(t)?.columns[0].name)? {
+            if !reinserted(n) {
+                removed_owners.insert(n);
+            }
+        }
+    }
+    for n in &cascaded_owners {
+        if !reinserted(*n) {
+            removed_owners.insert(*n);
+        }
+    }
+    // Orphans among the inserted owner rows (establishments and branches of no enterprise).
+    for (k, t) in ["enterprise", "establishment", "branch"].iter().enumerate() {
+        counts[k].orphans = inserted_orphans(def(t)?, ins, &owners_n)?;
+    }
+    // The child tables: activity (the big one) beside the three others.
+    let child = |t: &str| -> Result<Applied> {
+        let d = dk(t);
+        let ro = &removed_owners;
+        let remove = move |k: u64, _: Option<u64>| (d.contains(k), ro.contains(k));
+        let tdef = def(t)?;
+        let mut a = rewrite(
+            tdef,
+            base,
+            ins,
+            out,
+            opts,
+            &remove,
+            &touched_set,
+            &mut |_| {},
+            &mut None,
+        )?;
+        a.orphans = inserted_orphans(tdef, ins, &owners_n)?;
+        Ok(a)
+    };
+    let (small, activity) = super::both(
+        || -> Result<Vec<Applied>> {
+            ["denomination", "address", "contact"]
+                .iter()
+                .map(|t| child(t))
+                .collect()
+        },
+        || child("activity"),
+    );
+    counts.extend(small?);
+    counts.push(activity?);
+    for (t, c) in kbo::TABLES.iter().zip(&counts) {
         tracing::info!(
-            table = def.name,
-            base_rows = c.0,
-            removed_rows = c.1,
-            cascaded_rows = c.2,
-            rows = c.3,
+            table = t.name,
+            base_rows = c.base_rows,
+            removed_rows = c.removed,
+            cascaded_rows = c.cascaded,
+            rows = c.written,
             "update applied"
         );
-        counts.push(c);
     }
-    Ok(counts)
+    touched.sort_unstable();
+    touched.dedup();
+    Ok((counts, touched))
 }
 
-/// An empty set of keys (the enterprise table has no owner to cascade from).
-const EMPTY: &str = "(SELECT NULL::VARCHAR AS k WHERE false)";
+/// The entity numbers an Update touched (`update/touched.parquet`, one column `k`): the diff
+/// compares only these entities, the others are unchanged by construction.
+fn write_touched(path: &Path, touched: &[u64]) -> Result<()> {
+    let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Utf8, false)]));
+    let col = StringArray::from_iter_values(touched.iter().map(|n| number::display(*n)));
+    let b = RecordBatch::try_new(schema, vec![Arc::new(col)])
+        .map_err(|e| pq_err(path)(e.to_string()))?;
+    crate::parquet_io::write_batches(path, &[b]).map_err(|e| pq_err(path)(e))
+}
