@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Full-scale benchmark of the event side (issue 6), in one run, on one generated extract series.
+"""Full-scale benchmark of the event side (issue 6) and of the scores (issue 5), in one run, on one
+generated extract series.
 
     python3 benches/events_at_scale.py [--enterprises 2000000] [--work /tmp/bce-events]
 
 Steps: `bce generate --updates 1 --filings` (untimed) gives Full 147, Update 148 and Full 148.
-  1. `bce run Full 147 --out A`                     the baseline: one Full ingested and published
+  1. `bce run Full 147 --out A --filings …`         the baseline: one Full ingested and published;
+                                                    its score step (2 M enterprises with filings)
+                                                    as a ratio of its ingest step
   2. `bce run Update 148 --out A --filings …`       a daily Update applied to the 2 M snapshot,
                                                     events, warehouse republished (end to end)
   3. `bce run Full 147 --out B`, then `bce run Full 148 --out B --filings …`
@@ -67,9 +70,9 @@ def main():
                 changed += z.read(n).count(b"\n") - 1
 
     A, B = a.work + "/A", a.work + "/B"
-    full_s, full_rss, full_sum = run([full147, "--out", A])
+    full_s, full_rss, full_sum = run([full147, "--out", A] + filings)
     upd_s, upd_rss, upd_sum = run([update148, "--out", A] + filings)
-    run([full147, "--out", B])
+    run([full147, "--out", B] + filings)
     f2_s, f2_rss, f2_sum = run([full148, "--out", B] + filings)
 
     ingest = full_sum["steps"]["ingest"]
@@ -91,6 +94,9 @@ def main():
     print(f"\nUpdate applied end to end: {upd_s:.1f} s wall ({upd_s / full_s:.2f}× the Full run's {full_s:.1f} s)")
     print(f"Two Full snapshots diffed: {diff:.2f} s = {diff / ingest:.2f}× the ingest step of one Full "
           f"({ingest:.2f} s, same run series)")
+    score = full_sum["steps"]["score"]
+    print(f"Scoring {a.enterprises:,} enterprises with filings: {score:.2f} s = {score / ingest:.2f}× the ingest "
+          f"step of the same run; categories {full_sum['scores']['categories']}")
     same = upd_sum["events"] == f2_sum["events"]
     print(f"Events per type, Update path vs Full path: {'identical' if same else 'DIFFERENT'}: {upd_sum['events']}")
 

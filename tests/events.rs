@@ -24,25 +24,7 @@ fn ok(r: (i32, String, String)) -> String {
 
 /// Rows of a query over Parquet files, in an in-memory DuckDB.
 fn pq(sql: &str) -> Vec<Vec<String>> {
-    let conn = duckdb::Connection::open_in_memory().unwrap();
-    let mut st = conn
-        .prepare(&format!("SELECT COLUMNS(*)::VARCHAR FROM ({sql})"))
-        .unwrap();
-    let mut rows = st.query([]).unwrap();
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().unwrap() {
-        let n = r.as_ref().column_count();
-        out.push(
-            (0..n)
-                .map(|i| {
-                    r.get::<_, Option<String>>(i)
-                        .unwrap()
-                        .unwrap_or("NULL".into())
-                })
-                .collect(),
-        );
-    }
-    out
+    query_conn(&duckdb::Connection::open_in_memory().unwrap(), sql)
 }
 
 fn p(path: &Path) -> String {

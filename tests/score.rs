@@ -107,29 +107,16 @@ fn dep(
     format!("\"{n}\",{deposit},{fye},\"MIC\",{equity},{assets},{pl},{emp},{ca},{std}\n")
 }
 
+/// Healthy accounts (60 FTE, solvent, profitable, liquid) for one fiscal year.
+fn good(n: &str, deposit: &str, fye: &str) -> String {
+    dep(
+        n, deposit, fye, 500_000, 1_000_000, 10_000, "60.0", 300_000, 100_000,
+    )
+}
+
 /// Healthy accounts for 2023 and 2024, deposited on time.
 fn healthy(n: &str) -> String {
-    dep(
-        n,
-        "15-05-2025",
-        "31-12-2024",
-        500_000,
-        1_000_000,
-        10_000,
-        "60.0",
-        300_000,
-        100_000,
-    ) + &dep(
-        n,
-        "10-05-2024",
-        "31-12-2023",
-        480_000,
-        950_000,
-        12_000,
-        "58.0",
-        290_000,
-        100_000,
-    )
+    good(n, "15-05-2025", "31-12-2024") + &good(n, "10-05-2024", "31-12-2023")
 }
 
 /// (enterprise, score, category, data_completeness, "CODE points, CODE points, …") from the
@@ -252,17 +239,7 @@ fn each_rule_and_floor_gives_its_exact_points() {
     let x = extract(tmp.path(), 147, "11-10-2025", &all);
     // Filings: the clean company's 2023 accounts under its VAT number (normalised); one bad row.
     let mut filings = FILINGS_H.to_string();
-    filings += &dep(
-        &clean.n,
-        "15-05-2025",
-        "31-12-2024",
-        500_000,
-        1_000_000,
-        10_000,
-        "60.0",
-        300_000,
-        100_000,
-    );
+    filings += &good(&clean.n, "15-05-2025", "31-12-2024");
     filings += &dep(
         &format!("BE{}", clean.n.replace('.', "")),
         "10-05-2024",
@@ -303,28 +280,8 @@ fn each_rule_and_floor_gives_its_exact_points() {
             10_000,
         );
     }
-    filings += &dep(
-        &late.n,
-        "20-08-2025",
-        "31-12-2024",
-        500_000,
-        1_000_000,
-        10_000,
-        "60.0",
-        300_000,
-        100_000,
-    );
-    filings += &dep(
-        &very_late.n,
-        "05-10-2025",
-        "31-12-2024",
-        500_000,
-        1_000_000,
-        10_000,
-        "60.0",
-        300_000,
-        100_000,
-    );
+    filings += &good(&late.n, "20-08-2025", "31-12-2024");
+    filings += &good(&very_late.n, "05-10-2025", "31-12-2024");
     filings += "\"0200.065.765\",31-02-2025,31-12-2024,\"MIC\",1,1,1,1,1,1\n";
     filings += &dep(
         &fin.n,
@@ -349,17 +306,7 @@ fn each_rule_and_floor_gives_its_exact_points() {
         50_000,
     );
     // A deposit after the snapshot date is not known yet.
-    filings += &dep(
-        &no_accounts.n,
-        "20-10-2025",
-        "31-12-2024",
-        500_000,
-        1_000_000,
-        10_000,
-        "60.0",
-        300_000,
-        100_000,
-    );
+    filings += &good(&no_accounts.n, "20-10-2025", "31-12-2024");
     let fpath = tmp.path().join("filings.csv");
     std::fs::write(&fpath, filings).unwrap();
 

@@ -107,6 +107,28 @@ pub struct Manifest {
     pub tables: Vec<TableReport>,
 }
 
+impl Manifest {
+    /// The manifest of a snapshot made from `extract` with these tables.
+    pub fn new(
+        meta: &Meta,
+        extract: &Extract,
+        now_rfc3339: &str,
+        tables: Vec<TableReport>,
+    ) -> Manifest {
+        Manifest {
+            extract_number: meta.extract_number,
+            snapshot_date: kbo::date::format_iso(meta.snapshot_date),
+            extract_type: meta.extract_type,
+            extract_timestamp: meta.extract_timestamp.clone(),
+            kbo_version: meta.version.clone(),
+            source: extract.display_name(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            created_at: now_rfc3339.to_string(),
+            tables,
+        }
+    }
+}
+
 /// Tuning knobs.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -195,17 +217,7 @@ pub fn ingest_full(
         meta.extract_number,
         &all_rejects,
     )?;
-    let manifest = Manifest {
-        extract_number: meta.extract_number,
-        snapshot_date: kbo::date::format_iso(meta.snapshot_date),
-        extract_type: meta.extract_type,
-        extract_timestamp: meta.extract_timestamp.clone(),
-        kbo_version: meta.version.clone(),
-        source: extract.display_name(),
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        created_at: now_rfc3339.to_string(),
-        tables: reports,
-    };
+    let manifest = Manifest::new(meta, extract, now_rfc3339, reports);
     write_manifest(out, &manifest)?;
     Ok((manifest, all_rejects))
 }

@@ -122,17 +122,7 @@ pub fn ingest_update(
         meta.extract_number,
         &all_rejects,
     )?;
-    let manifest = Manifest {
-        extract_number: meta.extract_number,
-        snapshot_date: kbo::date::format_iso(meta.snapshot_date),
-        extract_type: meta.extract_type,
-        extract_timestamp: meta.extract_timestamp.clone(),
-        kbo_version: meta.version.clone(),
-        source: extract.display_name(),
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        created_at: now_rfc3339.to_string(),
-        tables: reports,
-    };
+    let manifest = Manifest::new(meta, extract, now_rfc3339, reports);
     super::write_manifest(out, &manifest)?;
     Ok((manifest, all_rejects))
 }

@@ -64,6 +64,11 @@ pub fn query(db: &Path, sql: &str) -> Vec<Vec<String>> {
         .access_mode(duckdb::AccessMode::ReadOnly)
         .unwrap();
     let conn = duckdb::Connection::open_with_flags(db, cfg).unwrap();
+    query_conn(&conn, sql)
+}
+
+/// Rows of a query on an open connection, every value rendered as text ("NULL" for NULL).
+pub fn query_conn(conn: &duckdb::Connection, sql: &str) -> Vec<Vec<String>> {
     let wrapped = format!("SELECT COLUMNS(*)::VARCHAR FROM ({sql})");
     let mut st = conn.prepare(&wrapped).unwrap();
     let mut rows = st.query([]).unwrap();
