@@ -155,3 +155,25 @@ mod tests {
         }
     }
 }
+
+/// A fast hasher for entity numbers (already well spread integers).
+#[derive(Default)]
+pub struct NumberHasher(u64);
+
+impl std::hash::Hasher for NumberHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A hash map keyed by entity numbers.
+pub type NumberMap<V> =
+    std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<NumberHasher>>;

@@ -2,6 +2,7 @@
 //! (row groups encoded on worker threads, appended in order).
 
 pub mod parallel;
+pub mod read;
 
 use duckdb::arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;

@@ -1,0 +1,122 @@
+//! Reading Parquet columns: a projection, optionally some text columns as dictionaries (keys into
+//! their distinct values, no string materialised), one row group at a time for parallel readers;
+//! and [`StrCol`], one accessor for every Arrow text layout.
+
+use duckdb::arrow::array::{Array, AsArray, RecordBatch};
+use duckdb::arrow::datatypes::{DataType, Field, Int32Type, Schema};
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The batches of some columns of a Parquet file (all row groups, or only `row_groups`).
+pub fn read(
+    path: &Path,
+    columns: &[&str],
+    row_groups: Option<Vec<usize>>,
+) -> Result<Vec<RecordBatch>, String> {
+    read_dict(path, columns, &[], row_groups)
+}
+
+/// As [`read`], with the text columns `dict` read as dictionaries (keys into their distinct
+/// values: code columns are dictionary-encoded in the file, so no string is materialised).
+pub fn read_dict(
+    path: &Path,
+    columns: &[&str],
+    dict: &[&str],
+    row_groups: Option<Vec<usize>>,
+) -> Result<Vec<RecordBatch>, String> {
+    let err = |e: String| format!("{}: {e}", path.display());
+    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let mut b =
+        ParquetRecordBatchReaderBuilder::try_new(f.try_clone().map_err(|e| err(e.to_string()))?)
+            .map_err(|e| err(e.to_string()))?;
+    if !dict.is_empty() {
+        let fields: Vec<Field> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|fl| {
+                if dict.contains(&fl.name().as_str()) && fl.data_type() == &DataType::Utf8 {
+                    Field::new(
+                        fl.name(),
+                        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                        fl.is_nullable(),
+                    )
+                } else {
+                    fl.as_ref().clone()
+                }
+            })
+            .collect();
+        let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+        b = ParquetRecordBatchReaderBuilder::try_new_with_options(f, options)
+            .map_err(|e| err(e.to_string()))?;
+    }
+    let schema = b.parquet_schema();
+    let idx: Vec<usize> = columns
+        .iter()
+        .map(|c| {
+            (0..schema.num_columns())
+                .find(|i| schema.column(*i).name() == *c)
+                .ok_or_else(|| err(format!("no column {c}")))
+        })
+        .collect::<Result<_, String>>()?;
+    let mask = ProjectionMask::leaves(schema, idx);
+    let mut b = b.with_projection(mask).with_batch_size(65_536);
+    if let Some(rg) = row_groups {
+        b = b.with_row_groups(rg);
+    }
+    let reader = b.build().map_err(|e| err(e.to_string()))?;
+    reader.map(|r| r.map_err(|e| err(e.to_string()))).collect()
+}
+
+pub fn row_group_count(path: &Path) -> Result<usize, String> {
+    let err = |e: String| format!("{}: {e}", path.display());
+    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| err(e.to_string()))?;
+    Ok(b.metadata().num_row_groups())
+}
+
+/// A column by name as strings (`None` for NULL).
+pub fn strings<'a>(b: &'a RecordBatch, name: &str) -> Result<StrCol<'a>, String> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| format!("no column {name}"))?;
+    match c.data_type() {
+        DataType::Utf8 => Ok(StrCol::Utf8(c.as_string::<i32>())),
+        DataType::LargeUtf8 => Ok(StrCol::Large(c.as_string::<i64>())),
+        DataType::Utf8View => Ok(StrCol::View(c.as_string_view())),
+        DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+            let d = c
+                .as_dictionary_opt::<Int32Type>()
+                .ok_or_else(|| format!("column {name}: not a dictionary"))?;
+            let values = d
+                .values()
+                .as_string_opt::<i32>()
+                .ok_or_else(|| format!("column {name}: not text"))?;
+            Ok(StrCol::Dict(d.keys(), values))
+        }
+        t => Err(format!("column {name} is {t}, not text")),
+    }
+}
+
+pub enum StrCol<'a> {
+    Utf8(&'a duckdb::arrow::array::StringArray),
+    Large(&'a duckdb::arrow::array::LargeStringArray),
+    View(&'a duckdb::arrow::array::StringViewArray),
+    Dict(
+        &'a duckdb::arrow::array::PrimitiveArray<Int32Type>,
+        &'a duckdb::arrow::array::StringArray,
+    ),
+}
+
+impl StrCol<'_> {
+    pub fn get(&self, i: usize) -> Option<&str> {
+        match self {
+            StrCol::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            StrCol::Large(a) => a.is_valid(i).then(|| a.value(i)),
+            StrCol::View(a) => a.is_valid(i).then(|| a.value(i)),
+            StrCol::Dict(k, v) => k.is_valid(i).then(|| v.value(k.value(i) as usize)),
+        }
+    }
+}
