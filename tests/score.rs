@@ -658,6 +658,20 @@ fn a_generated_extract_with_filings_scores_plausibly() {
         ),
         "0"
     );
+    // The law of the model on every company: the points of the reasons add up to the score,
+    // highest points first, and the category follows the score.
+    assert_eq!(
+        query_one(
+            &db,
+            "SELECT count(*) FROM payment_risk
+             WHERE score <> coalesce(list_sum(list_transform(reasons, r -> r.points)), 0)
+                OR score NOT BETWEEN 0 AND 100
+                OR list_transform(reasons, r -> -r.points) <> list_sort(list_transform(reasons, r -> -r.points))
+                OR category <> CASE WHEN score >= 75 THEN 'critical' WHEN score >= 50 THEN 'high'
+                                    WHEN score >= 25 THEN 'moderate' ELSE 'low' END"
+        ),
+        "0"
+    );
     // The summary's line is in the JSON summary too.
     assert!(summary.contains("critical"), "{summary}");
 }

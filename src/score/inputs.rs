@@ -18,13 +18,57 @@ pub use crate::kbo::number::NumberMap;
 
 const EVENTS_SQL: &str = include_str!("../../pipelines/score_events.sql");
 
+/// A short code (juridical form or situation, NACE code, activity group: at most 7 characters in
+/// the register) stored inline, so that millions of them cost no allocation.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Code {
+    len: u8,
+    bytes: [u8; 15],
+}
+
+impl Code {
+    pub fn new(s: &str) -> Code {
+        let mut c = Code::default();
+        let n = s.len().min(15);
+        c.bytes[..n].copy_from_slice(&s.as_bytes()[..n]);
+        c.len = n as u8;
+        c
+    }
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl PartialOrd for Code {
+    fn partial_cmp(&self, o: &Code) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Code {
+    fn cmp(&self, o: &Code) -> std::cmp::Ordering {
+        self.as_str().cmp(o.as_str())
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
 /// The snapshot's enterprise rows.
 pub struct Enterprises {
     pub number: Vec<u64>,
-    pub display: Vec<String>,
-    pub situation: Vec<String>,
+    pub situation: Vec<Code>,
     pub natural_person: Vec<bool>,
-    pub form: Vec<String>,
+    pub form: Vec<Code>,
     pub start: Vec<Option<i32>>,
     pub index: NumberMap<u32>,
 }
@@ -66,14 +110,7 @@ pub fn enterprises(snapshot: &Path) -> Result<Enterprises> {
         "juridical_form",
         "start_date",
     ];
-    type Part = (
-        Vec<u64>,
-        Vec<String>,
-        Vec<String>,
-        Vec<bool>,
-        Vec<String>,
-        Vec<Option<i32>>,
-    );
+    type Part = (Vec<u64>, Vec<Code>, Vec<bool>, Vec<Code>, Vec<Option<i32>>);
     // Row groups in parallel, concatenated in order.
     let parts: Vec<Part> = (0..row_group_count(&path)?)
         .into_par_iter()
@@ -104,11 +141,10 @@ pub fn enterprises(snapshot: &Path) -> Result<Enterprises> {
                         continue;
                     };
                     p.0.push(k);
-                    p.1.push(d.to_string());
-                    p.2.push(sit.get(i).unwrap_or("").to_string());
-                    p.3.push(typ.get(i) == Some("1"));
-                    p.4.push(form.get(i).unwrap_or("").to_string());
-                    p.5.push(start.is_valid(i).then(|| start.value(i)));
+                    p.1.push(Code::new(sit.get(i).unwrap_or("")));
+                    p.2.push(typ.get(i) == Some("1"));
+                    p.3.push(Code::new(form.get(i).unwrap_or("")));
+                    p.4.push(start.is_valid(i).then(|| start.value(i)));
                 }
             }
             Ok(p)
@@ -117,7 +153,6 @@ pub fn enterprises(snapshot: &Path) -> Result<Enterprises> {
     let n: usize = parts.iter().map(|p| p.0.len()).sum();
     let mut e = Enterprises {
         number: Vec::with_capacity(n),
-        display: Vec::with_capacity(n),
         situation: Vec::with_capacity(n),
         natural_person: Vec::with_capacity(n),
         form: Vec::with_capacity(n),
@@ -126,11 +161,10 @@ pub fn enterprises(snapshot: &Path) -> Result<Enterprises> {
     };
     for p in parts {
         e.number.extend(p.0);
-        e.display.extend(p.1);
-        e.situation.extend(p.2);
-        e.natural_person.extend(p.3);
-        e.form.extend(p.4);
-        e.start.extend(p.5);
+        e.situation.extend(p.1);
+        e.natural_person.extend(p.2);
+        e.form.extend(p.3);
+        e.start.extend(p.4);
     }
     for (i, k) in e.number.iter().enumerate() {
         e.index.insert(*k, i as u32);
@@ -162,8 +196,8 @@ pub fn establishment_counts(snapshot: &Path, e: &Enterprises) -> Result<Vec<u32>
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MainActivity {
     pub version: u16,
-    pub group: String,
-    pub code: String,
+    pub group: Code,
+    pub code: Code,
 }
 
 impl MainActivity {
@@ -230,8 +264,8 @@ pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Vec<Option<Ma
                             {
                                 *best = MainActivity {
                                     version: v,
-                                    group: g_.to_string(),
-                                    code: c_.to_string(),
+                                    group: Code::new(g_),
+                                    code: Code::new(c_),
                                 };
                             }
                         }
@@ -239,8 +273,8 @@ pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Vec<Option<Ma
                             idx,
                             MainActivity {
                                 version: v,
-                                group: g_.to_string(),
-                                code: c_.to_string(),
+                                group: Code::new(g_),
+                                code: Code::new(c_),
                             },
                         )),
                     }

@@ -22,7 +22,7 @@ pub mod model;
 pub use explain::{explain, render, Explained};
 pub use model::{JS_CLASSES, MODEL_VERSION};
 
-use crate::kbo::{date, forms};
+use crate::kbo::{date, forms, number};
 use crate::parquet_io::parallel::ParallelWriter;
 use duckdb::arrow::array::{
     ArrayBuilder, ArrayRef, Int32Builder, ListArray, RecordBatch, StringBuilder, StructArray,
@@ -228,7 +228,8 @@ pub fn score(inputs: &Inputs, out: &Path, memory_limit: &str) -> Result<Report> 
         schema.clone(),
         props,
         threads,
-        1 << 18,
+        // Small row groups: the reasons are long text, and every row group in flight is memory.
+        1 << 16,
     )
     .map_err(err)?;
     let mut report = Report {
@@ -236,8 +237,8 @@ pub fn score(inputs: &Inputs, out: &Path, memory_limit: &str) -> Result<Report> 
         filings_unmatched: f.filings.as_ref().map_or(0, |x| x.unmatched),
         ..Report::default()
     };
-    const CHUNK: usize = 1 << 16;
-    for window in order.chunks(CHUNK * 4) {
+    const CHUNK: usize = 1 << 15;
+    for window in order.chunks(CHUNK * 2) {
         let batches: Vec<(RecordBatch, Report)> = window
             .par_chunks(CHUNK)
             .map(|rows| batch(rows, &f, inputs.filings.is_some(), &schema))
@@ -315,14 +316,14 @@ fn batch(
     let mut report = Report::default();
     for (_, src) in rows {
         let (display, s) = match *src {
-            Src::Enterprise(i) => (f.e.display[i].as_str(), score_one(i, f, has_filings)),
+            Src::Enterprise(i) => (number::display(f.e.number[i]), score_one(i, f, has_filings)),
             Src::Stopped(j) => {
                 report.stopped += 1;
-                (f.stopped[j].display.as_str(), score_stopped(&f.stopped[j]))
+                (f.stopped[j].display.clone(), score_stopped(&f.stopped[j]))
             }
         };
         let cat = model::category(s.score);
-        number.append_value(display);
+        number.append_value(&display);
         score.append_value(s.score);
         category.append_value(cat);
         version.append_value(MODEL_VERSION);
@@ -403,7 +404,7 @@ fn score_one(i: usize, f: &Features, has_filings: bool) -> Scored {
         Some([a, b]) => (a.as_ref(), b.as_ref()),
         None => (None, None),
     };
-    let must_file = !e.natural_person[i] && forms::must_file_accounts(&e.form[i]);
+    let must_file = !e.natural_person[i] && forms::must_file_accounts(e.form[i].as_str());
     let start = e.start[i];
     let start_year = start.map(|s| date::civil_from_days(s).0);
 
@@ -578,7 +579,11 @@ fn score_one(i: usize, f: &Features, has_filings: bool) -> Scored {
         }
     }
     if let Some(a) = &f.main[i] {
-        if let Some(sec) = f.sections.of(a.version, &a.code).filter(|s| s.points > 0) {
+        if let Some(sec) = f
+            .sections
+            .of(a.version, a.code.as_str())
+            .filter(|s| s.points > 0)
+        {
             profile.push(reason(
                 &format!("SECTOR_{}", sec.section),
                 sec.points,
@@ -650,7 +655,7 @@ fn score_one(i: usize, f: &Features, has_filings: bool) -> Scored {
     }
 
     // Juridical situation: JS_OTHER points, or a floor.
-    let (class, description) = model::situation(&e.situation[i]);
+    let (class, description) = model::situation(e.situation[i].as_str());
     let mut situation = Vec::new();
     if class == Situation::Other {
         situation.push(reason(
