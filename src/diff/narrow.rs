@@ -263,23 +263,32 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
         }
     }
     let jobs_again = jobs.clone();
-    let parts: Vec<(usize, usize, Runs)> = jobs
-        .into_par_iter()
-        .map(|(side, ti, f, g)| {
-            let key = key_of(TABLES[ti].name).unwrap_or("");
-            fingerprints(&f, key, g)
-                .map(|m| (side, ti, m))
-                .map_err(err(&f))
-        })
-        .collect::<Result<_>>()?;
-    // Per table and side: the runs sorted by entity, runs of one entity summed.
-    let mut fp: Vec<[Runs; 2]> = TABLES.iter().map(|_| [Vec::new(), Vec::new()]).collect();
-    for (side, ti, runs) in parts {
-        fp[ti][side].extend(runs);
-    }
-    fp.par_iter_mut()
-        .flat_map(|x| x.par_iter_mut())
-        .for_each(|v| {
+    let mut changed = KeySet::new();
+    let mut count = 0u64;
+    let mut mark = |k: u64| {
+        if changed.insert(k) {
+            count += 1;
+        }
+    };
+    // One table at a time (both sides' row groups in parallel), so that only one table's
+    // fingerprints are in memory.
+    for (ti, table) in TABLES.iter().enumerate() {
+        let parts: Vec<(usize, Runs)> = jobs
+            .iter()
+            .filter(|j| j.1 == ti)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|(side, _, f, g)| {
+                let key = key_of(table.name).unwrap_or("");
+                fingerprints(f, key, *g).map(|m| (*side, m)).map_err(err(f))
+            })
+            .collect::<Result<_>>()?;
+        // Per side: the runs sorted by entity, runs of one entity summed.
+        let mut sides: [Runs; 2] = [Vec::new(), Vec::new()];
+        for (side, runs) in parts {
+            sides[side].extend(runs);
+        }
+        sides.par_iter_mut().for_each(|v| {
             v.par_sort_unstable_by_key(|r| r.0);
             v.dedup_by(|next, kept| {
                 if next.0 == kept.0 {
@@ -290,14 +299,7 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
                 }
             });
         });
-    let mut changed = KeySet::new();
-    let mut count = 0u64;
-    let mut mark = |k: u64| {
-        if changed.insert(k) {
-            count += 1;
-        }
-    };
-    for [a, b] in &fp {
+        let [a, b] = &sides;
         // A merge of the two sorted lists: an entity on one side only, or with other rows.
         let (mut i, mut j) = (0, 0);
         while i < a.len() || j < b.len() {
@@ -329,7 +331,6 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
             }
         }
     }
-    drop(fp);
     tracing::debug!(
         seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
         "fingerprints compared"
