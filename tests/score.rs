@@ -675,3 +675,52 @@ fn a_generated_extract_with_filings_scores_plausibly() {
     // The summary's line is in the JSON summary too.
     assert!(summary.contains("critical"), "{summary}");
 }
+
+#[test]
+fn a_filings_file_without_a_required_column_exits_2_and_publishes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = co(5_200_001, "2", "610", "01-01-2000", "62100");
+    let x = extract(tmp.path(), 147, "11-10-2025", &[&c]);
+    let out = tmp.path().join("w");
+    let (code, _, stderr) = run(&["run", x.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let bad = tmp.path().join("filings.csv");
+    std::fs::write(
+        &bad,
+        "\"EnterpriseNumber\",\"DepositDate\",\"FiscalYearEnd\",\"Model\",\"Equity\"\n",
+    )
+    .unwrap();
+    let before = std::fs::read(out.join("scores/147/payment_risk.parquet")).unwrap();
+    let (code, _, stderr) = run(&[
+        "score",
+        "--out",
+        out.to_str().unwrap(),
+        "--filings",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("filings.csv") && stderr.contains("no column TotalAssets"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("scores/147/payment_risk.parquet")).unwrap(),
+        before,
+        "the published scores are untouched"
+    );
+    // The explanation as JSON, for programs.
+    let (code, json, stderr) = run(&[
+        "--log-format",
+        "json",
+        "score",
+        "explain",
+        &c.n,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["enterprise_number"], c.n.as_str());
+    assert_eq!(v["score"], 6);
+    assert_eq!(v["reasons"][0]["code"], "SIZE_NO_EMPLOYEES");
+}

@@ -502,8 +502,8 @@ fn apply(
     Ok((counts, touched))
 }
 
-/// The entity numbers an Update touched (`update/touched.parquet`, one column `k`): the diff
-/// compares only these entities, the others are unchanged by construction.
+/// The entity numbers an Update touched (`update/touched.parquet`, one column `k`): a record of
+/// what the Update changed, beside the rows in `update/before/` and `update/after/`.
 fn write_touched(path: &Path, touched: &[u64]) -> Result<()> {
     let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Utf8, false)]));
     let col = StringArray::from_iter_values(touched.iter().map(|n| number::display(*n)));
