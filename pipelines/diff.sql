@@ -130,16 +130,24 @@ SELECT 'establishment.closed', p.enterprise_number, p.establishment_number,
 FROM read_parquet({prev} || '/establishment.parquet') p
 ANTI JOIN read_parquet({new} || '/establishment.parquet') n USING (establishment_number);
 
--- filings: company.filing_deposited for the deposits dated after the previous snapshot, up to this one.
+-- filings: company.filing_deposited for the deposits dated after the previous snapshot, up to this
+-- one. Numbers in any usual form (0200.065.765, 0200065765, BE0200065765) become the display form;
+-- rows that cannot be read are skipped here (the score step logs each with its line and column).
 INSERT INTO events_raw
-SELECT 'company.filing_deposited', EnterpriseNumber, NULL,
+SELECT 'company.filing_deposited', substr(d, 1, 4) || '.' || substr(d, 5, 3) || '.' || substr(d, 8, 3), NULL,
        json_object('deposit_date', DepositDate, 'fiscal_year_end', FiscalYearEnd, 'model', Model,
                    'equity', Equity, 'total_assets', TotalAssets, 'profit_loss', ProfitLoss)
-FROM read_csv({filings}, header = true, dateformat = '%d-%m-%Y', columns = {
-        'EnterpriseNumber': 'VARCHAR', 'DepositDate': 'DATE', 'FiscalYearEnd': 'DATE', 'Model': 'VARCHAR',
-        'Equity': 'BIGINT', 'TotalAssets': 'BIGINT', 'ProfitLoss': 'BIGINT', 'Employees': 'DOUBLE',
-        'CurrentAssets': 'BIGINT', 'ShortTermDebt': 'BIGINT'})
-WHERE DepositDate > {prev_date}::DATE AND DepositDate <= {snapshot_date}::DATE;
+FROM (
+    SELECT *, CASE WHEN length(x) = 9 THEN '0' || x ELSE x END AS d
+    FROM (
+        SELECT *, regexp_replace(EnterpriseNumber, '[^0-9]', '', 'g') AS x
+        FROM read_csv({filings}, header = true, dateformat = '%d-%m-%Y', ignore_errors = true, columns = {
+                'EnterpriseNumber': 'VARCHAR', 'DepositDate': 'DATE', 'FiscalYearEnd': 'DATE', 'Model': 'VARCHAR',
+                'Equity': 'BIGINT', 'TotalAssets': 'BIGINT', 'ProfitLoss': 'BIGINT', 'Employees': 'DOUBLE',
+                'CurrentAssets': 'BIGINT', 'ShortTermDebt': 'BIGINT'})
+    )
+)
+WHERE length(d) = 10 AND DepositDate > {prev_date}::DATE AND DepositDate <= {snapshot_date}::DATE;
 
 -- Stable ids: the same change (type, entity, extract, content) always gets the same id.
 COPY (

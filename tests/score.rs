@@ -500,8 +500,18 @@ fn register_events_of_the_last_twelve_months_count_with_their_caps() {
     f.establishments = vec![ent(21_000_001)];
     let g = co(5_100_005, "1", "", "01-01-2000", "62100");
     let old = co(5_100_006, "1", "", "01-01-2000", "62100");
+    let z = co(5_100_007, "2", "610", "01-01-2000", "62100");
     let out = tmp.path().join("w");
     let mut filings = FILINGS_H.to_string();
+    // Z deposits its 2024 accounts between S3 and S4, under its VAT number, 66 days late; a row
+    // that cannot be read does not stop the runs.
+    filings += &good(&z.n, "10-05-2024", "31-12-2023");
+    filings += &good(
+        &format!("BE{}", z.n.replace('.', "")),
+        "05-10-2025",
+        "31-12-2024",
+    );
+    filings += "\"0200.065.765\",31-02-2025,31-12-2024,\"MIC\",1,1,1,1,1,1\n";
     filings += &dep(
         &e.n,
         "01-06-2022",
@@ -540,23 +550,33 @@ fn register_events_of_the_last_twelve_months_count_with_their_caps() {
         stdout
     };
     // S1 and S2 are more than 12 months before S4: H's move and `old`'s stop do not count.
-    go(1, "01-09-2024", &[&e, &h, &m, &f, &g, &old]);
+    go(1, "01-09-2024", &[&e, &h, &m, &f, &g, &old, &z]);
     h.seat = Some(("1000", "Brussel", ""));
-    go(2, "01-10-2024", &[&e, &h, &m, &f, &g]);
+    go(2, "01-10-2024", &[&e, &h, &m, &f, &g, &z]);
     e.seat = Some(("2000", "Antwerpen", ""));
-    go(3, "01-10-2025", &[&e, &h, &m, &f, &g]);
+    go(3, "01-10-2025", &[&e, &h, &m, &f, &g, &z]);
     e.seat = Some(("3000", "Leuven", "05-10-2025"));
     e.name = "Beta".into();
     e.form = "014";
     m.seat = Some(("8000", "Brugge", ""));
     f.establishments.clear();
-    let summary = go(4, "11-10-2025", &[&e, &h, &m, &f]);
+    let summary = go(4, "11-10-2025", &[&e, &h, &m, &f, &z]);
     assert!(
-        summary.contains("payment risk (5 scored, 1 left the register)"),
+        summary.contains("payment risk (6 scored, 1 left the register)"),
         "{summary}"
     );
     let s = scores(&out);
-    assert_eq!(s.len(), 5, "{s:?}");
+    assert_eq!(s.len(), 6, "{s:?}");
+    expect(&s, &z, 8, "low", "ACC_VERY_LATE 8");
+    assert_eq!(
+        query_one(
+            &out.join("warehouse.duckdb"),
+            "SELECT string_agg(enterprise_number || ' ' || extract_number, ',')
+             FROM events WHERE type = 'company.filing_deposited'"
+        ),
+        format!("{} 4", z.n),
+        "the deposit is an event of extract 4, under the display number"
+    );
     // E: 2 moves (8) + struck off (15) + name (3) + form (2) = 28, capped at 20; with accounts
     // missing for two years (30), financials (35), another situation (15), size (4), sector (4)
     // the sum is 108, capped at 100.
