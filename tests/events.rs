@@ -39,15 +39,7 @@ fn events(dir: &Path, n: u32) -> Vec<Vec<String>> {
     ))
 }
 
-const TABLES: [&str; 7] = [
-    "enterprise",
-    "establishment",
-    "branch",
-    "denomination",
-    "address",
-    "contact",
-    "activity",
-];
+use bce::warehouse::SNAPSHOT_TABLES as TABLES;
 
 /// Rows in one snapshot table and not in the other (both ways, as multisets).
 fn snapshot_difference(a: &Path, b: &Path, table: &str) -> u64 {

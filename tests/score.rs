@@ -88,6 +88,18 @@ fn act_row(n: &str, code: &str) -> String {
     act(n, code)
 }
 
+/// `bce run EXTRACT --out OUT --filings FILINGS`: (exit code, stdout, stderr).
+fn run_with_filings(x: &Path, out: &Path, filings: &Path) -> (i32, String, String) {
+    run(&[
+        "run",
+        x.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--filings",
+        filings.to_str().unwrap(),
+    ])
+}
+
 const FILINGS_H: &str = "\"EnterpriseNumber\",\"DepositDate\",\"FiscalYearEnd\",\"Model\",\"Equity\",\"TotalAssets\",\"ProfitLoss\",\"Employees\",\"CurrentAssets\",\"ShortTermDebt\"\n";
 
 /// A deposit: number, deposit date, fiscal year end, equity, total assets, profit/loss, employees
@@ -311,14 +323,7 @@ fn each_rule_and_floor_gives_its_exact_points() {
     std::fs::write(&fpath, filings).unwrap();
 
     let out = tmp.path().join("w");
-    let (code, stdout, stderr) = run(&[
-        "run",
-        x.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--filings",
-        fpath.to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) = run_with_filings(&x, &out, &fpath);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("payment risk (18 scored)"), "{stdout}");
     assert!(stdout.contains("filings: 1 rows skipped"), "{stdout}");
@@ -538,14 +543,7 @@ fn register_events_of_the_last_twelve_months_count_with_their_caps() {
     std::fs::write(&fpath, filings).unwrap();
     let go = |n: u32, date: &str, cos: &[&Co]| {
         let x = extract(tmp.path(), n, date, cos);
-        let (code, stdout, stderr) = run(&[
-            "run",
-            x.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--filings",
-            fpath.to_str().unwrap(),
-        ]);
+        let (code, stdout, stderr) = run_with_filings(&x, &out, &fpath);
         assert_eq!(code, 0, "{stderr}");
         stdout
     };

@@ -107,6 +107,25 @@ pub struct Manifest {
     pub tables: Vec<TableReport>,
 }
 
+/// Writes a snapshot's `rejects.parquet` and `manifest.json`; returns the manifest.
+fn finish(
+    out: &Path,
+    meta: &Meta,
+    extract: &Extract,
+    now_rfc3339: &str,
+    tables: Vec<TableReport>,
+    all_rejects: &[Reject],
+) -> Result<Manifest> {
+    rejects::write(
+        &out.join("rejects.parquet"),
+        meta.extract_number,
+        all_rejects,
+    )?;
+    let manifest = Manifest::new(meta, extract, now_rfc3339, tables);
+    write_manifest(out, &manifest)?;
+    Ok(manifest)
+}
+
 impl Manifest {
     /// The manifest of a snapshot made from `extract` with these tables.
     pub fn new(
@@ -212,13 +231,7 @@ pub fn ingest_full(
         reports.push(report);
         all_rejects.extend(rejects);
     }
-    rejects::write(
-        &out.join("rejects.parquet"),
-        meta.extract_number,
-        &all_rejects,
-    )?;
-    let manifest = Manifest::new(meta, extract, now_rfc3339, reports);
-    write_manifest(out, &manifest)?;
+    let manifest = finish(out, meta, extract, now_rfc3339, reports, &all_rejects)?;
     Ok((manifest, all_rejects))
 }
 

@@ -15,7 +15,7 @@
 //! list it — a Full extract holds active entities only, so Full N−1 + Update N = Full N.
 //! Invariant per table: base rows − removed rows + inserted rows = rows written.
 
-use super::{ingest_table, rejects, KeySet, Manifest, Options, Reject, Result, UpdateCounts};
+use super::{ingest_table, KeySet, Manifest, Options, Reject, Result, UpdateCounts};
 use crate::kbo::{self, number, Extract, Meta, TableDef};
 use crate::parquet_io::parallel::ParallelWriter;
 use crate::progress::Progress;
@@ -117,13 +117,7 @@ pub fn ingest_update(
         report.orphan_rows = c.orphans;
     }
     write_touched(&out.join("update/touched.parquet"), &touched)?;
-    rejects::write(
-        &out.join("rejects.parquet"),
-        meta.extract_number,
-        &all_rejects,
-    )?;
-    let manifest = Manifest::new(meta, extract, now_rfc3339, reports);
-    super::write_manifest(out, &manifest)?;
+    let manifest = super::finish(out, meta, extract, now_rfc3339, reports, &all_rejects)?;
     Ok((manifest, all_rejects))
 }
 
