@@ -514,3 +514,25 @@ fn every_generated_day_ingests_with_zero_rejects() {
         "0"
     );
 }
+
+/// The bundled sample data is what the generator makes with its defaults (README, first command).
+#[test]
+fn the_sample_data_is_the_generators_default_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(&[
+        "generate",
+        "--enterprises",
+        "1000",
+        "--filings",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    for f in ["KboOpenData_0147_2025_10_12_Full.zip", "filings.csv"] {
+        assert!(
+            std::fs::read(tmp.path().join(f)).unwrap() == std::fs::read(root.join(f)).unwrap(),
+            "sample_data/{f} differs from `bce generate --enterprises 1000 --filings`"
+        );
+    }
+}
