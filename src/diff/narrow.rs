@@ -3,10 +3,11 @@
 //! Per table and per entity, a fingerprint: the wrapping sum of a 64-bit hash of each of its rows
 //! (order-free and multiset-exact up to hash collisions, as the per-entity sets of rows of
 //! spec/events.md). The row groups of both snapshots are hashed in parallel; text columns are read
-//! as dictionaries, so each distinct value is hashed once per batch. The entities whose
-//! fingerprints differ in any table (or that exist on one side only) are then copied, with all
-//! their rows, into two small snapshots `before/` and `after/`: what `pipelines/diff.sql`
-//! compares. Every other entity has the same rows on both sides and gives no event.
+//! as dictionaries, so each distinct value is hashed once per batch. An entity whose
+//! fingerprints differ in a child table (or that exists on one side only) gets that table's rows
+//! copied, read by their positions; every such entity also gets its enterprise, establishment and
+//! branch rows. The two small snapshots `before/` and `after/` are what `pipelines/diff.sql`
+//! compares; every other entity has the same rows on both sides and gives no event.
 
 use super::{Error, Result};
 use crate::ingest::KeySet;
@@ -15,7 +16,9 @@ use crate::kbo::TABLES;
 use crate::parquet_io::read as pq;
 use duckdb::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use duckdb::arrow::datatypes::{DataType, Date32Type, Int32Type, SchemaRef};
-use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection, RowSelector,
+};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -123,13 +126,16 @@ fn dict_columns(file: &Path, key: &str) -> std::result::Result<Vec<String>, Stri
 /// (entity, fingerprint) pairs.
 type Runs = Vec<(u64, u64)>;
 
+/// Where each run of one entity's rows stands in its row group: (entity, first row, rows).
+type Spans = Vec<(u64, u32, u32)>;
+
 /// Fingerprints of one row group of one table: (entity, wrapping sum of its rows' hashes), one
 /// pair per run of consecutive rows of the same entity.
 fn fingerprints(
     file: &Path,
     key: &str,
     group: usize,
-) -> std::result::Result<Vec<(u64, u64)>, String> {
+) -> std::result::Result<(Runs, Spans), String> {
     let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
     let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
     let columns: Vec<String> = b
@@ -141,9 +147,10 @@ fn fingerprints(
     let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
     let dict = dict_columns(file, key)?;
     let dict: Vec<&str> = dict.iter().map(String::as_str).collect();
-    let mut out = Vec::new();
+    let (mut out, mut spans) = (Vec::new(), Vec::new());
     let mut col_h = Vec::new();
     let mut row_h: Vec<u64> = Vec::new();
+    let mut offset = 0u32;
     for batch in pq::read_dict(file, &cols, &dict, Some(vec![group]))? {
         let n = batch.num_rows();
         row_h.clear();
@@ -163,21 +170,25 @@ fn fingerprints(
         let keys = pq::strings(&batch, key)?;
         // Rows come grouped by entity: sum a run, then add it to the map once.
         let (mut last, mut run): ((&str, Option<u64>), u64) = (("", None), 0);
+        let mut start = 0u32;
         for (i, h) in row_h.iter().enumerate() {
             let Some(s) = keys.get(i) else { continue };
             if s != last.0 {
                 if let Some(k) = last.1 {
                     out.push((k, run));
+                    spans.push((k, offset + start, i as u32 - start));
                 }
-                (last, run) = ((s, number::parse(s.as_bytes(), None).ok()), 0);
+                (last, run, start) = ((s, number::parse(s.as_bytes(), None).ok()), 0, i as u32);
             }
             run = run.wrapping_add(mix(*h));
         }
         if let Some(k) = last.1 {
             out.push((k, run));
+            spans.push((k, offset + start, n as u32 - start));
         }
+        offset += n as u32;
     }
-    Ok(out)
+    Ok((out, spans))
 }
 
 /// The rows of `changed` entities in one row group of a table: the key column is read first and
@@ -215,6 +226,44 @@ fn extract(
     });
     b.with_row_groups(vec![group])
         .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+        .with_batch_size(65_536)
+        .build()
+        .map_err(|e| e.to_string())?
+        .map(|r| r.map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// The rows of the `spans` whose entity is in `changed`, read with a row selection: only those
+/// rows are decoded.
+fn select(
+    file: &Path,
+    group: usize,
+    spans: &Spans,
+    changed: &KeySet,
+) -> std::result::Result<Vec<RecordBatch>, String> {
+    let mut selectors = Vec::new();
+    let mut at = 0usize;
+    for (k, start, len) in spans {
+        if changed.contains(*k) {
+            let start = *start as usize;
+            if start > at {
+                selectors.push(RowSelector::skip(start - at));
+            }
+            selectors.push(RowSelector::select(*len as usize));
+            at = start + *len as usize;
+        }
+    }
+    if selectors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
+    let rows = b.metadata().row_group(group).num_rows() as usize;
+    if rows > at {
+        selectors.push(RowSelector::skip(rows - at));
+    }
+    b.with_row_groups(vec![group])
+        .with_row_selection(RowSelection::from(selectors))
         .with_batch_size(65_536)
         .build()
         .map_err(|e| e.to_string())?
@@ -262,31 +311,38 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
             jobs.extend((0..groups).map(|g| (side, ti, f.clone(), g)));
         }
     }
-    let jobs_again = jobs.clone();
     let mut changed = KeySet::new();
     let mut count = 0u64;
-    let mut mark = |k: u64| {
-        if changed.insert(k) {
-            count += 1;
-        }
-    };
-    // One table at a time (both sides' row groups in parallel), so that only one table's
-    // fingerprints are in memory.
-    for (ti, table) in TABLES.iter().enumerate() {
-        let parts: Vec<(usize, Runs)> = jobs
+    // The rows copied per (side, table).
+    let mut copied: Vec<[Vec<RecordBatch>; 2]> =
+        TABLES.iter().map(|_| [Vec::new(), Vec::new()]).collect();
+    // The child tables first, one at a time (both sides' row groups in parallel, so that only one
+    // table's fingerprints are in memory): an entity whose rows differ in a child table needs only
+    // that table's rows, read right away by their positions. The owner tables (enterprise,
+    // establishment, branch) last: they need the rows of every entity found anywhere.
+    let owners = ["enterprise", "establishment", "branch"];
+    let order: Vec<usize> = (0..TABLES.len())
+        .filter(|ti| !owners.contains(&TABLES[*ti].name))
+        .chain((0..TABLES.len()).filter(|ti| owners.contains(&TABLES[*ti].name)))
+        .collect();
+    for ti in order {
+        let table = &TABLES[ti];
+        let key = key_of(table.name).unwrap_or("");
+        let parts: Vec<(usize, &PathBuf, usize, Runs, Spans)> = jobs
             .iter()
             .filter(|j| j.1 == ti)
             .collect::<Vec<_>>()
             .into_par_iter()
             .map(|(side, _, f, g)| {
-                let key = key_of(table.name).unwrap_or("");
-                fingerprints(f, key, *g).map(|m| (*side, m)).map_err(err(f))
+                fingerprints(f, key, *g)
+                    .map(|(r, sp)| (*side, f, *g, r, sp))
+                    .map_err(err(f))
             })
             .collect::<Result<_>>()?;
         // Per side: the runs sorted by entity, runs of one entity summed.
         let mut sides: [Runs; 2] = [Vec::new(), Vec::new()];
-        for (side, runs) in parts {
-            sides[side].extend(runs);
+        for p in &parts {
+            sides[p.0].extend(p.3.iter().copied());
         }
         sides.par_iter_mut().for_each(|v| {
             v.par_sort_unstable_by_key(|r| r.0);
@@ -299,6 +355,13 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
                 }
             });
         });
+        let mut here = KeySet::new();
+        let mut mark = |k: u64| {
+            here.insert(k);
+            if changed.insert(k) {
+                count += 1;
+            }
+        };
         let [a, b] = &sides;
         // A merge of the two sorted lists: an entity on one side only, or with other rows.
         let (mut i, mut j) = (0, 0);
@@ -330,32 +393,50 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
                 (None, None) => break,
             }
         }
+        drop(sides);
+        if owners.contains(&table.name) {
+            continue;
+        }
+        let rows: Vec<(usize, Vec<RecordBatch>)> = parts
+            .par_iter()
+            .map(|(side, f, g, _, spans)| {
+                select(f, *g, spans, &here)
+                    .map(|b| (*side, b))
+                    .map_err(err(f))
+            })
+            .collect::<Result<_>>()?;
+        for (side, b) in rows {
+            copied[ti][side].extend(b);
+        }
     }
     tracing::debug!(
         seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
         "fingerprints compared"
     );
+    // The owner tables: the rows of every entity found, by a row filter on the key.
     let changed = Arc::new(changed);
-    let parts: Vec<(usize, usize, Vec<RecordBatch>)> = jobs_again
+    let owner_jobs: Vec<&(usize, usize, PathBuf, usize)> = jobs
+        .iter()
+        .filter(|j| owners.contains(&TABLES[j.1].name))
+        .collect();
+    let parts: Vec<(usize, usize, Vec<RecordBatch>)> = owner_jobs
         .into_par_iter()
         .map(|(side, ti, f, g)| {
-            let key = key_of(TABLES[ti].name).unwrap_or("");
-            extract(&f, key, g, &changed)
-                .map(|b| (side, ti, b))
-                .map_err(err(&f))
+            let key = key_of(TABLES[*ti].name).unwrap_or("");
+            extract(f, key, *g, &changed)
+                .map(|b| (*side, *ti, b))
+                .map_err(err(f))
         })
         .collect::<Result<_>>()?;
+    for (side, ti, b) in parts {
+        copied[ti][side].extend(b);
+    }
     for (side, (from, to)) in [(prev, &before), (new, &after)].into_iter().enumerate() {
         for (ti, t) in TABLES.iter().enumerate() {
-            let rows: Vec<RecordBatch> = parts
-                .iter()
-                .filter(|p| p.0 == side && p.1 == ti)
-                .flat_map(|p| p.2.iter().cloned())
-                .collect();
             let src = file(from, t.name);
             let schema = file_schema(&src).map_err(err(&src))?;
             let dst = file(to, t.name);
-            write(&dst, schema, &rows).map_err(err(&dst))?;
+            write(&dst, schema, &copied[ti][side]).map_err(err(&dst))?;
         }
     }
     Ok((before, after, count))
