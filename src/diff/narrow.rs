@@ -13,13 +13,13 @@ use super::{Error, Result};
 use crate::ingest::KeySet;
 use crate::kbo::number;
 use crate::kbo::TABLES;
-use crate::parquet_io::read as pq;
+use crate::parquet_io::{read as pq, write_with_schema};
 use duckdb::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
-use duckdb::arrow::datatypes::{DataType, Date32Type, Int32Type, SchemaRef};
+use duckdb::arrow::datatypes::{DataType, Date32Type, Int32Type};
 use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection, RowSelector,
 };
-use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -103,24 +103,21 @@ fn column_hashes(c: &dyn Array, out: &mut Vec<u64>) -> std::result::Result<(), S
     Ok(())
 }
 
-/// The key of a table: its first column (the entity the rows belong to).
-fn key_of(table: &str) -> Option<&'static str> {
-    TABLES
+/// The columns of a table's file, and those of them (text, not the key) read as dictionaries.
+fn columns_of(file: &Path, key: &str) -> std::result::Result<(Vec<String>, Vec<String>), String> {
+    let schema = pq::schema_of(file)?;
+    let all = schema
+        .fields()
         .iter()
-        .find(|t| t.name == table)
-        .map(|t| t.columns[0].name)
-}
-
-/// Text columns other than the key, read as dictionaries.
-fn dict_columns(file: &Path, key: &str) -> std::result::Result<Vec<String>, String> {
-    let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
-    Ok(b.schema()
+        .map(|f| f.name().to_string())
+        .collect();
+    let dict = schema
         .fields()
         .iter()
         .filter(|f| f.name() != key && f.data_type() == &DataType::Utf8)
         .map(|f| f.name().to_string())
-        .collect())
+        .collect();
+    Ok((all, dict))
 }
 
 /// (entity, fingerprint) pairs.
@@ -135,17 +132,9 @@ fn fingerprints(
     file: &Path,
     key: &str,
     group: usize,
+    (columns, dict): &(Vec<String>, Vec<String>),
 ) -> std::result::Result<(Runs, Spans), String> {
-    let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
-    let columns: Vec<String> = b
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().to_string())
-        .collect();
     let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let dict = dict_columns(file, key)?;
     let dict: Vec<&str> = dict.iter().map(String::as_str).collect();
     let (mut out, mut spans) = (Vec::new(), Vec::new());
     let mut col_h = Vec::new();
@@ -271,28 +260,6 @@ fn select(
         .collect()
 }
 
-fn write(
-    out: &Path,
-    schema: SchemaRef,
-    batches: &[RecordBatch],
-) -> std::result::Result<(), String> {
-    let fh = std::fs::File::create(out).map_err(|e| e.to_string())?;
-    let mut w = ArrowWriter::try_new(fh, schema, None).map_err(|e| e.to_string())?;
-    for b in batches {
-        w.write(b).map_err(|e| e.to_string())?;
-    }
-    w.close().map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-fn file_schema(file: &Path) -> std::result::Result<SchemaRef, String> {
-    let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
-    Ok(ParquetRecordBatchReaderBuilder::try_new(f)
-        .map_err(|e| e.to_string())?
-        .schema()
-        .clone())
-}
-
 /// Writes `work/before/` and `work/after/` (the seven tables, only the rows of the entities
 /// whose rows differ) and returns them with the number of such entities.
 pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf, u64)> {
@@ -327,14 +294,15 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
         .collect();
     for ti in order {
         let table = &TABLES[ti];
-        let key = key_of(table.name).unwrap_or("");
+        let key = table.key();
+        let columns = columns_of(&file(prev, table.name), key).map_err(err(prev))?;
         let parts: Vec<(usize, &PathBuf, usize, Runs, Spans)> = jobs
             .iter()
             .filter(|j| j.1 == ti)
             .collect::<Vec<_>>()
             .into_par_iter()
             .map(|(side, _, f, g)| {
-                fingerprints(f, key, *g)
+                fingerprints(f, key, *g, &columns)
                     .map(|(r, sp)| (*side, f, *g, r, sp))
                     .map_err(err(f))
             })
@@ -422,8 +390,7 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
     let parts: Vec<(usize, usize, Vec<RecordBatch>)> = owner_jobs
         .into_par_iter()
         .map(|(side, ti, f, g)| {
-            let key = key_of(TABLES[*ti].name).unwrap_or("");
-            extract(f, key, *g, &changed)
+            extract(f, TABLES[*ti].key(), *g, &changed)
                 .map(|b| (*side, *ti, b))
                 .map_err(err(f))
         })
@@ -434,9 +401,9 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
     for (side, (from, to)) in [(prev, &before), (new, &after)].into_iter().enumerate() {
         for (ti, t) in TABLES.iter().enumerate() {
             let src = file(from, t.name);
-            let schema = file_schema(&src).map_err(err(&src))?;
+            let schema = pq::schema_of(&src).map_err(err(&src))?;
             let dst = file(to, t.name);
-            write(&dst, schema, &copied[ti][side]).map_err(err(&dst))?;
+            write_with_schema(&dst, schema, &copied[ti][side]).map_err(err(&dst))?;
         }
     }
     Ok((before, after, count))

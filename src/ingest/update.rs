@@ -4,8 +4,7 @@
 //! all current rows of every touched entity) and the folder of snapshot N−1. Output, in `out`: the
 //! seven `<table>.parquet` of snapshot N, `update/{delete,insert}/<table>.parquet` (what the Update
 //! carried, typed), `update/{before,after}/<table>.parquet` (the rows of every entity the Update
-//! touched, in N−1 and in N: all the diff needs to compare), `update/touched.parquet` (those
-//! entity numbers), `rejects.parquet`, `manifest.json`.
+//! touched, in N−1 and in N: all the diff needs to compare), `rejects.parquet`, `manifest.json`.
 //!
 //! Semantics (kbo-open-data.md): per table, delete every row whose key is in the delete file, then
 //! insert the insert file. Two rules where the format is silent (ARCHITECTURE.md): for enterprise,
@@ -18,14 +17,12 @@
 use super::{ingest_table, KeySet, Manifest, Options, Reject, Result, UpdateCounts};
 use crate::kbo::{self, number, Extract, Meta, TableDef};
 use crate::parquet_io::parallel::ParallelWriter;
+use crate::parquet_io::{read as pq, write_with_schema};
 use crate::progress::Progress;
-use duckdb::arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringArray};
-use duckdb::arrow::array::{BooleanBufferBuilder, RecordBatchReader};
+use duckdb::arrow::array::{BooleanArray, BooleanBufferBuilder, RecordBatchReader};
 use duckdb::arrow::compute::filter_record_batch;
-use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::Path;
-use std::sync::Arc;
 
 /// Applies the Update `extract` to the snapshot in `base` and writes snapshot N to `out`.
 #[allow(clippy::too_many_arguments)]
@@ -106,7 +103,7 @@ pub fn ingest_update(
     let sp = progress.spinner("apply update");
     let applied = apply(base, out, &ins_dir, &del_dir, opts);
     sp.finish_and_clear();
-    let (counts, touched) = applied?;
+    let counts = applied?;
     for (report, c) in reports.iter_mut().zip(counts) {
         if let Some(u) = report.update.as_mut() {
             u.base_rows = c.base_rows;
@@ -116,7 +113,6 @@ pub fn ingest_update(
         report.rows_written = c.written;
         report.orphan_rows = c.orphans;
     }
-    write_touched(&out.join("update/touched.parquet"), &touched)?;
     let manifest = super::finish(out, meta, extract, now_rfc3339, reports, &all_rejects)?;
     Ok((manifest, all_rejects))
 }
@@ -134,34 +130,6 @@ struct Applied {
     orphans: u64,
 }
 
-/// The key column of a table (first column) and, for establishment and branch, the enterprise
-/// they belong to.
-fn key_columns(def: &TableDef) -> (&'static str, Option<&'static str>) {
-    let key = def.columns[0].name;
-    match def.name {
-        "establishment" | "branch" => (key, Some("enterprise_number")),
-        _ => (key, None),
-    }
-}
-
-/// The numbers of one column of a (small) Parquet file.
-fn numbers_of(path: &Path, column: &str) -> Result<Vec<u64>> {
-    let mut out = Vec::new();
-    for b in read_batches(path)? {
-        let col = text_column(&b, column, path)?;
-        for i in 0..b.num_rows() {
-            if let Some(n) = col
-                .is_valid(i)
-                .then(|| number::parse(col.value(i).as_bytes(), None).ok())
-                .flatten()
-            {
-                out.push(n);
-            }
-        }
-    }
-    Ok(out)
-}
-
 fn pq_err(path: &Path) -> impl Fn(String) -> super::Error + '_ {
     move |msg| super::Error::Parquet {
         path: path.to_path_buf(),
@@ -169,20 +137,17 @@ fn pq_err(path: &Path) -> impl Fn(String) -> super::Error + '_ {
     }
 }
 
-fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
-    let err = pq_err(path);
-    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-    ParquetRecordBatchReaderBuilder::try_new(f)
-        .and_then(|b| b.with_batch_size(65_536).build())
-        .map_err(|e| err(e.to_string()))?
-        .map(|r| r.map_err(|e| err(e.to_string())))
-        .collect()
-}
-
-fn text_column<'a>(b: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a StringArray> {
-    b.column_by_name(name)
-        .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or_else(|| pq_err(path)(format!("no text column {name}")))
+/// The numbers of one column of a (small) Parquet file.
+fn numbers_of(path: &Path, column: &str) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    for b in pq::read_all(path).map_err(pq_err(path))? {
+        let col = pq::strings(&b, column).map_err(pq_err(path))?;
+        out.extend((0..b.num_rows()).filter_map(|i| {
+            col.get(i)
+                .and_then(|s| number::parse(s.as_bytes(), None).ok())
+        }));
+    }
+    Ok(out)
 }
 
 fn set_of(v: &[u64]) -> KeySet {
@@ -193,33 +158,53 @@ fn set_of(v: &[u64]) -> KeySet {
     s
 }
 
-/// Rewrites `base/<table>.parquet` into `out/<table>.parquet` without the rows `remove` says
-/// go ((by the delete file or a re-inserted key, by the cascade)), then appends the inserted rows.
-/// `removed_key` sees the key of every row removed by the cascade only.
+/// The folders an apply reads and writes.
+struct Dirs<'a> {
+    /// Snapshot N−1.
+    base: &'a Path,
+    /// The Update's typed insert and delete files.
+    ins: &'a Path,
+    /// Snapshot N.
+    out: &'a Path,
+}
+
+/// How one table is rewritten.
+struct Pass<'a> {
+    def: &'static TableDef,
+    /// For a row's key and owner (the enterprise of an establishment or branch): (removed by the
+    /// delete file or a re-inserted key, removed by the cascade).
+    remove: &'a (dyn Fn(u64, Option<u64>) -> (bool, bool) + Sync),
+    /// The entities whose rows go to `update/before/` and `update/after/`.
+    touched: &'a KeySet,
+    /// The column of the inserted rows that must point to an entity of snapshot N, and those
+    /// entities (for the orphan count); `None` for the enterprise table.
+    orphans_of: Option<(&'static str, &'a KeySet)>,
+}
+
+/// Rewrites `base/<table>.parquet` into `out/<table>.parquet` without the rows `pass.remove`
+/// says go, then appends the inserted rows. `cascaded_key` sees the key of every row removed by
+/// the cascade only; `survivors` (when given) gets the keys of snapshot N's rows.
 ///
-/// The rows of the entities in `touched` (and those the cascade removes) are also written to
-/// `out/update/before/` (as in N−1) and `out/update/after/` (as in N): the diff compares those.
-#[allow(clippy::too_many_arguments)]
+/// The rows of the entities in `pass.touched` (and those the cascade removes) are also written
+/// to `out/update/before/` (as in N−1) and `out/update/after/` (as in N): the diff compares those.
 fn rewrite(
-    def: &TableDef,
-    base: &Path,
-    ins: &Path,
-    out: &Path,
+    dirs: &Dirs,
     opts: &Options,
-    remove: &(dyn Fn(u64, Option<u64>) -> (bool, bool) + Sync),
-    touched: &KeySet,
+    pass: &Pass,
     cascaded_key: &mut dyn FnMut(u64),
     survivors: &mut Option<KeySet>,
 ) -> Result<Applied> {
+    let def = pass.def;
     let file = |d: &Path| d.join(format!("{}.parquet", def.name));
-    let (base_f, ins_f, out_f) = (file(base), file(ins), file(out));
+    let (base_f, ins_f, out_f) = (file(dirs.base), file(dirs.ins), file(dirs.out));
     let (before_f, after_f) = (
-        file(&out.join("update/before")),
-        file(&out.join("update/after")),
+        file(&dirs.out.join("update/before")),
+        file(&dirs.out.join("update/after")),
     );
     let (mut before, mut after) = (Vec::new(), Vec::new());
     let err = pq_err(&out_f);
-    let (key_col, owner_col) = key_columns(def);
+    let key_col = def.key();
+    let owner_col = matches!(def.name, "establishment" | "branch").then_some("enterprise_number");
     let reader = ParquetRecordBatchReaderBuilder::try_new(
         std::fs::File::open(&base_f).map_err(|e| pq_err(&base_f)(e.to_string()))?,
     )
@@ -247,9 +232,9 @@ fn rewrite(
     };
     for batch in reader {
         let batch = batch.map_err(|e| pq_err(&base_f)(e.to_string()))?;
-        let keys = text_column(&batch, key_col, &base_f)?;
+        let keys = pq::strings(&batch, key_col).map_err(pq_err(&base_f))?;
         let owners = match owner_col {
-            Some(c) => Some(text_column(&batch, c, &base_f)?),
+            Some(c) => Some(pq::strings(&batch, c).map_err(pq_err(&base_f))?),
             None => None,
         };
         let mut keep = BooleanBufferBuilder::new(batch.num_rows());
@@ -258,13 +243,12 @@ fn rewrite(
             BooleanBufferBuilder::new(batch.num_rows()),
         );
         for i in 0..batch.num_rows() {
-            let k = keys.is_valid(i).then(|| parse(keys.value(i))).flatten();
-            let o = owners.and_then(|o| {
-                o.is_valid(i)
-                    .then(|| number::parse(o.value(i).as_bytes(), None).ok())
-                    .flatten()
+            let k = keys.get(i).and_then(&mut parse);
+            let o = owners.as_ref().and_then(|o| {
+                o.get(i)
+                    .and_then(|s| number::parse(s.as_bytes(), None).ok())
             });
-            let (d, c) = k.map_or((false, false), |k| remove(k, o));
+            let (d, c) = k.map_or((false, false), |k| (pass.remove)(k, o));
             if d || c {
                 a.removed += 1;
                 if c && !d {
@@ -277,12 +261,11 @@ fn rewrite(
                 s.insert(k);
             }
             keep.append(!(d || c));
-            let t = c || k.is_some_and(|k| touched.contains(k));
+            let t = c || k.is_some_and(|k| pass.touched.contains(k));
             was.append(t);
             stays.append(t && !(d || c));
         }
-        for (rows, mask) in [(&mut before, was), (&mut after, stays)] {
-            let mut mask = mask;
+        for (rows, mut mask) in [(&mut before, was), (&mut after, stays)] {
             let part = filter_record_batch(&batch, &BooleanArray::new(mask.finish(), None))
                 .map_err(|e| err(e.to_string()))?;
             if part.num_rows() > 0 {
@@ -297,16 +280,26 @@ fn rewrite(
             w.write(kept).map_err(|e| err(e.to_string()))?;
         }
     }
-    for batch in read_batches(&ins_f)? {
-        if let Some(s) = survivors.as_mut() {
-            let keys = text_column(&batch, key_col, &ins_f)?;
-            for i in 0..batch.num_rows() {
-                if let Some(k) = keys
-                    .is_valid(i)
-                    .then(|| number::parse(keys.value(i).as_bytes(), None).ok())
-                    .flatten()
-                {
-                    s.insert(k);
+    for batch in pq::read_all(&ins_f).map_err(pq_err(&ins_f))? {
+        let keys = pq::strings(&batch, key_col).map_err(pq_err(&ins_f))?;
+        let owned = match pass.orphans_of {
+            Some((col, _)) => Some(pq::strings(&batch, col).map_err(pq_err(&ins_f))?),
+            None => None,
+        };
+        for i in 0..batch.num_rows() {
+            if let (Some(s), Some(k)) = (
+                survivors.as_mut(),
+                keys.get(i)
+                    .and_then(|x| number::parse(x.as_bytes(), None).ok()),
+            ) {
+                s.insert(k);
+            }
+            if let (Some((_, owners)), Some(col)) = (pass.orphans_of, owned.as_ref()) {
+                let n = col
+                    .get(i)
+                    .and_then(|x| number::parse(x.as_bytes(), None).ok());
+                if n.is_some_and(|n| !owners.contains(n)) {
+                    a.orphans += 1;
                 }
             }
         }
@@ -316,52 +309,15 @@ fn rewrite(
     }
     w.close().map_err(|e| err(e.to_string()))?;
     for (path, rows) in [(&before_f, &before), (&after_f, &after)] {
-        write_rows(path, &schema, rows)?;
+        write_with_schema(path, schema.clone(), rows).map_err(pq_err(path))?;
     }
     Ok(a)
 }
 
-/// A small Parquet file of `rows` (possibly none) with `schema`.
-fn write_rows(
-    path: &Path,
-    schema: &duckdb::arrow::datatypes::SchemaRef,
-    rows: &[RecordBatch],
-) -> Result<()> {
-    let err = pq_err(path);
-    let fh = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
-    let mut w = parquet::arrow::ArrowWriter::try_new(fh, schema.clone(), None)
-        .map_err(|e| err(e.to_string()))?;
-    for b in rows {
-        w.write(b).map_err(|e| err(e.to_string()))?;
-    }
-    w.close().map_err(|e| err(e.to_string()))?;
-    Ok(())
-}
-
-/// Inserted rows of a table whose entity (or enterprise) is not in `owners`.
-fn inserted_orphans(def: &TableDef, ins: &Path, owners: &KeySet) -> Result<u64> {
-    let f = ins.join(format!("{}.parquet", def.name));
-    let col = match def.name {
-        "enterprise" => return Ok(0),
-        "establishment" | "branch" => "enterprise_number",
-        _ => "entity_number",
-    };
-    Ok(numbers_of(&f, col)?
-        .into_iter()
-        .filter(|n| !owners.contains(*n))
-        .count() as u64)
-}
-
 /// Applies the typed delete and insert files to snapshot `base`, writing snapshot N into `out`.
-/// Returns the counts per table ([`kbo::TABLES`] order) and every entity number the Update
-/// touched (its files' keys and the cascade's), for the diff.
-fn apply(
-    base: &Path,
-    out: &Path,
-    ins: &Path,
-    del: &Path,
-    opts: &Options,
-) -> Result<(Vec<Applied>, Vec<u64>)> {
+/// Returns the counts per table, in [`kbo::TABLES`] order.
+fn apply(base: &Path, out: &Path, ins: &Path, del: &Path, opts: &Options) -> Result<Vec<Applied>> {
+    let dirs = Dirs { base, ins, out };
     let file = |d: &Path, t: &str| d.join(format!("{t}.parquet"));
     let def = |t: &str| {
         kbo::TableDef::by_name(t).ok_or_else(|| super::Error::Parquet {
@@ -369,39 +325,44 @@ fn apply(
             msg: format!("no table {t}"),
         })
     };
-    let mut touched: Vec<u64> = Vec::new();
+    // The keys of every delete and insert file, read once: every one is touched.
+    let mut touched = KeySet::new();
     let mut del_keys = std::collections::HashMap::new();
     let mut ins_keys = std::collections::HashMap::new();
     for t in &kbo::TABLES {
-        let key = t.columns[0].name;
-        let d = numbers_of(&file(del, t.name), key)?;
-        let i = numbers_of(&file(ins, t.name), key)?;
-        touched.extend(&d);
-        touched.extend(&i);
-        del_keys.insert(t.name, set_of(&d));
-        ins_keys.insert(t.name, (set_of(&i), i));
+        let d = numbers_of(&file(del, t.name), t.key())?;
+        let i = numbers_of(&file(ins, t.name), t.key())?;
+        for n in d.iter().chain(&i) {
+            touched.insert(*n);
+        }
+        ins_keys.insert(t.name, set_of(&i));
+        del_keys.insert(t.name, (set_of(&d), d));
     }
     for d in ["update/before", "update/after"] {
         let d = out.join(d);
         std::fs::create_dir_all(&d).map_err(|source| super::Error::Io { path: d, source })?;
     }
-    let mut touched_set = set_of(&touched);
-    let empty = KeySet::new();
-    let dk = |t: &str| del_keys.get(t).unwrap_or(&empty);
-    let ik = |t: &str| ins_keys.get(t).map_or(&empty, |x| &x.0);
+    let empty = (KeySet::new(), Vec::new());
+    let deleted = |t: &str| del_keys.get(t).unwrap_or(&empty);
+    let ik = |t: &str| ins_keys.get(t).unwrap_or(&empty.0);
+    let reinserted = |n: u64| {
+        ik("enterprise").contains(n) || ik("establishment").contains(n) || ik("branch").contains(n)
+    };
     // Enterprises this Update removes: deleted and not re-inserted.
     let mut removed_enterprises = KeySet::new();
-    for n in numbers_of(&file(del, "enterprise"), "enterprise_number")? {
-        if !ik("enterprise").contains(n) {
-            removed_enterprises.insert(n);
+    for n in &deleted("enterprise").1 {
+        if !ik("enterprise").contains(*n) {
+            removed_enterprises.insert(*n);
         }
     }
     let mut counts = Vec::new();
     let mut owners_n = KeySet::new();
     let mut cascaded_owners: Vec<u64> = Vec::new();
-    // The owner tables first: enterprise, establishment, branch (kbo::TABLES order).
+    // The owner tables first: enterprise, establishment, branch (kbo::TABLES order). Inserted
+    // establishments and branches must belong to an enterprise of N (the enterprise table is
+    // rewritten first, so `owners_n` holds those).
     for t in ["enterprise", "establishment", "branch"] {
-        let (d, i) = (dk(t), ik(t));
+        let (d, i) = (&deleted(t).0, ik(t));
         let re = &removed_enterprises;
         let remove = move |k: u64, owner: Option<u64>| {
             let direct = d.contains(k) || i.contains(k);
@@ -409,13 +370,14 @@ fn apply(
         };
         let mut survivors = Some(KeySet::new());
         let a = rewrite(
-            def(t)?,
-            base,
-            ins,
-            out,
+            &dirs,
             opts,
-            &remove,
-            &touched_set,
+            &Pass {
+                def: def(t)?,
+                remove: &remove,
+                touched: &touched,
+                orphans_of: (t != "enterprise").then_some(("enterprise_number", &owners_n)),
+            },
             &mut |k| cascaded_owners.push(k),
             &mut survivors,
         )?;
@@ -424,51 +386,33 @@ fn apply(
         }
         counts.push(a);
     }
-    touched.extend(&cascaded_owners);
     for n in &cascaded_owners {
-        touched_set.insert(*n);
+        touched.insert(*n);
     }
     // Entities whose child rows go: the removed enterprises, the establishments and branches
     // deleted or cascaded — unless re-inserted.
     let mut removed_owners = removed_enterprises.clone();
-    let reinserted = |n: u64| {
-        ik("enterprise").contains(n) || ik("establishment").contains(n) || ik("branch").contains(n)
-    };
-    for t in ["establishment", "branch"] {
-        for n in numbers_of(&file(del, t), def(t)?.columns[0].name)? {
-            if !reinserted(n) {
-                removed_owners.insert(n);
-            }
-        }
-    }
-    for n in &cascaded_owners {
+    let gone = deleted("establishment")
+        .1
+        .iter()
+        .chain(&deleted("branch").1);
+    for n in gone.chain(&cascaded_owners) {
         if !reinserted(*n) {
             removed_owners.insert(*n);
         }
     }
-    // Orphans among the inserted owner rows (establishments and branches of no enterprise).
-    for (k, t) in ["enterprise", "establishment", "branch"].iter().enumerate() {
-        counts[k].orphans = inserted_orphans(def(t)?, ins, &owners_n)?;
-    }
     // The child tables: activity (the big one) beside the three others.
     let child = |t: &str| -> Result<Applied> {
-        let d = dk(t);
+        let d = &deleted(t).0;
         let ro = &removed_owners;
         let remove = move |k: u64, _: Option<u64>| (d.contains(k), ro.contains(k));
-        let tdef = def(t)?;
-        let mut a = rewrite(
-            tdef,
-            base,
-            ins,
-            out,
-            opts,
-            &remove,
-            &touched_set,
-            &mut |_| {},
-            &mut None,
-        )?;
-        a.orphans = inserted_orphans(tdef, ins, &owners_n)?;
-        Ok(a)
+        let pass = Pass {
+            def: def(t)?,
+            remove: &remove,
+            touched: &touched,
+            orphans_of: Some(("entity_number", &owners_n)),
+        };
+        rewrite(&dirs, opts, &pass, &mut |_| {}, &mut None)
     };
     let (small, activity) = super::both(
         || -> Result<Vec<Applied>> {
@@ -491,17 +435,5 @@ fn apply(
             "update applied"
         );
     }
-    touched.sort_unstable();
-    touched.dedup();
-    Ok((counts, touched))
-}
-
-/// The entity numbers an Update touched (`update/touched.parquet`, one column `k`): a record of
-/// what the Update changed, beside the rows in `update/before/` and `update/after/`.
-fn write_touched(path: &Path, touched: &[u64]) -> Result<()> {
-    let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Utf8, false)]));
-    let col = StringArray::from_iter_values(touched.iter().map(|n| number::display(*n)));
-    let b = RecordBatch::try_new(schema, vec![Arc::new(col)])
-        .map_err(|e| pq_err(path)(e.to_string()))?;
-    crate::parquet_io::write_batches(path, &[b]).map_err(|e| pq_err(path)(e))
+    Ok(counts)
 }

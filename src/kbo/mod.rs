@@ -88,6 +88,10 @@ impl TableDef {
     pub fn by_name(name: &str) -> Option<&'static TableDef> {
         TABLES.iter().find(|t| t.name == name)
     }
+    /// The key column (the first): the entity each row belongs to.
+    pub fn key(&self) -> &'static str {
+        self.columns[0].name
+    }
     /// Whether the table's Parquet file carries the derived `vat_number` (the enterprise table,
     /// not an Update's key-only delete file).
     pub fn derives_vat(&self) -> bool {

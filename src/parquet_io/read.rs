@@ -9,6 +9,24 @@ use parquet::arrow::ProjectionMask;
 use std::path::Path;
 use std::sync::Arc;
 
+/// The Arrow schema of a Parquet file (as written: bce files carry it in their metadata).
+pub fn schema_of(path: &Path) -> Result<duckdb::arrow::datatypes::SchemaRef, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
+    Ok(b.schema().clone())
+}
+
+/// Every column of a Parquet file, all row groups.
+pub fn read_all(path: &Path) -> Result<Vec<RecordBatch>, String> {
+    let err = |e: String| format!("{}: {e}", path.display());
+    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    ParquetRecordBatchReaderBuilder::try_new(f)
+        .and_then(|b| b.with_batch_size(65_536).build())
+        .map_err(|e| err(e.to_string()))?
+        .map(|r| r.map_err(|e| err(e.to_string())))
+        .collect()
+}
+
 /// The batches of some columns of a Parquet file (all row groups, or only `row_groups`).
 pub fn read(
     path: &Path,

@@ -485,17 +485,10 @@ pub fn filings(path: &Path, e: &Enterprises, snapshot: i32) -> Result<Filings> {
                 );
             }
         };
-        let digits: Vec<u8> = field(0)
-            .iter()
-            .copied()
-            .filter(u8::is_ascii_digit)
-            .collect();
-        let n = match digits.len() {
-            9 | 10 => digits.iter().fold(0u64, |a, d| a * 10 + (d - b'0') as u64),
-            _ => {
-                reject(0, "not an enterprise number", &mut out);
-                continue;
-            }
+        // The number in any form the VAT rules accept (spec/vat.md), without allocating.
+        let Some(n) = crate::vat::check(&String::from_utf8_lossy(field(0))).digits else {
+            reject(0, "not an enterprise number", &mut out);
+            continue;
         };
         let Some(deposited) = date::parse_dmy(field(1)) else {
             reject(1, "not a date dd-mm-yyyy", &mut out);
@@ -623,6 +616,13 @@ pub fn events(
 ) -> Result<(NumberMap<EventFeatures>, Vec<Stopped>)> {
     let mut features = NumberMap::default();
     let mut stopped = Vec::new();
+    // Errors name the events folder (DIR/events/), where the files are.
+    let folder = files
+        .first()
+        .and_then(|f| f.parent())
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let files: Vec<String> = files
         .iter()
         .filter(|p| p.is_file())
@@ -632,7 +632,7 @@ pub fn events(
         return Ok((features, stopped));
     }
     let db = |source| Error::Db {
-        snapshot: PathBuf::from(snapshot_date),
+        snapshot: folder.clone(),
         source,
     };
     let conn = duckdb::Connection::open_in_memory().map_err(db)?;

@@ -189,14 +189,9 @@ pub fn score(inputs: &Inputs, out: &Path, memory_limit: &str) -> Result<Report> 
 
     // Rows in the snapshot's order (its enterprise table: sequential reads of every column),
     // then the stopped enterprises in number order.
-    let order: Vec<(u64, Src)> = (0..f.e.number.len())
-        .map(|i| (f.e.number[i], Src::Enterprise(i)))
-        .chain(
-            f.stopped
-                .iter()
-                .enumerate()
-                .map(|(j, s)| (s.number, Src::Stopped(j))),
-        )
+    let order: Vec<Src> = (0..f.e.number.len())
+        .map(Src::Enterprise)
+        .chain((0..f.stopped.len()).map(Src::Stopped))
         .collect();
 
     let schema = schema();
@@ -294,7 +289,7 @@ fn reason_type() -> DataType {
 
 /// Scores a chunk of rows into one record batch.
 fn batch(
-    rows: &[(u64, Src)],
+    rows: &[Src],
     f: &Features,
     has_filings: bool,
     schema: &SchemaRef,
@@ -314,7 +309,7 @@ fn batch(
     let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
     offsets.push(0);
     let mut report = Report::default();
-    for (_, src) in rows {
+    for src in rows {
         let (display, s) = match *src {
             Src::Enterprise(i) => (number::display(f.e.number[i]), score_one(i, f, has_filings)),
             Src::Stopped(j) => {
