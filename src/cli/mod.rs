@@ -48,7 +48,10 @@ fn config(args: &PipelineArgs) -> anyhow::Result<Config> {
         max_rejects: args.max_rejects,
         memory_limit: args.memory_limit.clone(),
         storage: args.storage,
-        ingest: Default::default(),
+        ingest: bce::ingest::Options {
+            row_group_rows: args.row_group_rows.max(1),
+            ..Default::default()
+        },
         filings: args.filings.clone(),
         events_jsonl: args.events_jsonl.clone(),
     })

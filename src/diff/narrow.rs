@@ -13,12 +13,11 @@ use super::{Error, Result};
 use crate::ingest::KeySet;
 use crate::kbo::number;
 use crate::kbo::TABLES;
-use crate::parquet_io::{read as pq, write_with_schema};
+use crate::parquet_io::read::{self as pq, Opened};
+use crate::parquet_io::write_with_schema;
 use duckdb::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use duckdb::arrow::datatypes::{DataType, Date32Type, Int32Type};
-use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection, RowSelector,
-};
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter, RowSelection, RowSelector};
 use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -129,7 +128,7 @@ type Spans = Vec<(u64, u32, u32)>;
 /// Fingerprints of one row group of one table: (entity, wrapping sum of its rows' hashes), one
 /// pair per run of consecutive rows of the same entity.
 fn fingerprints(
-    file: &Path,
+    file: &Opened,
     key: &str,
     group: usize,
     (columns, dict): &(Vec<String>, Vec<String>),
@@ -140,7 +139,7 @@ fn fingerprints(
     let mut col_h = Vec::new();
     let mut row_h: Vec<u64> = Vec::new();
     let mut offset = 0u32;
-    for batch in pq::read_dict(file, &cols, &dict, Some(vec![group]))? {
+    for batch in file.read(&cols, &dict, Some(vec![group]))? {
         let n = batch.num_rows();
         row_h.clear();
         row_h.resize(n, 0x243f_6a88_85a3_08d3);
@@ -183,13 +182,12 @@ fn fingerprints(
 /// The rows of `changed` entities in one row group of a table: the key column is read first and
 /// the other columns only for the rows it selects (a row filter).
 fn extract(
-    file: &Path,
+    file: &Opened,
     key: &str,
     group: usize,
     changed: &Arc<KeySet>,
 ) -> std::result::Result<Vec<RecordBatch>, String> {
-    let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
+    let b = file.builder()?;
     let schema = b.parquet_schema();
     let key_leaf = (0..schema.num_columns())
         .find(|i| schema.column(*i).name() == key)
@@ -225,7 +223,7 @@ fn extract(
 /// The rows of the `spans` whose entity is in `changed`, read with a row selection: only those
 /// rows are decoded.
 fn select(
-    file: &Path,
+    file: &Opened,
     group: usize,
     spans: &Spans,
     changed: &KeySet,
@@ -245,8 +243,7 @@ fn select(
     if selectors.is_empty() {
         return Ok(Vec::new());
     }
-    let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
+    let b = file.builder()?;
     let rows = b.metadata().row_group(group).num_rows() as usize;
     if rows > at {
         selectors.push(RowSelector::skip(rows - at));
@@ -274,8 +271,8 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
     for (side, dir) in [(0usize, prev), (1, new)] {
         for (ti, t) in TABLES.iter().enumerate() {
             let f = file(dir, t.name);
-            let groups = pq::row_group_count(&f).map_err(err(&f))?;
-            jobs.extend((0..groups).map(|g| (side, ti, f.clone(), g)));
+            let opened = Opened::open(&f).map_err(err(&f))?;
+            jobs.extend((0..opened.row_groups()).map(|g| (side, ti, opened.clone(), g)));
         }
     }
     let mut changed = KeySet::new();
@@ -296,7 +293,7 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
         let table = &TABLES[ti];
         let key = table.key();
         let columns = columns_of(&file(prev, table.name), key).map_err(err(prev))?;
-        let parts: Vec<(usize, &PathBuf, usize, Runs, Spans)> = jobs
+        let parts: Vec<(usize, &Opened, usize, Runs, Spans)> = jobs
             .iter()
             .filter(|j| j.1 == ti)
             .collect::<Vec<_>>()
@@ -304,7 +301,7 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
             .map(|(side, _, f, g)| {
                 fingerprints(f, key, *g, &columns)
                     .map(|(r, sp)| (*side, f, *g, r, sp))
-                    .map_err(err(f))
+                    .map_err(err(f.path()))
             })
             .collect::<Result<_>>()?;
         // Per side: the runs sorted by entity, runs of one entity summed.
@@ -370,7 +367,7 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
             .map(|(side, f, g, _, spans)| {
                 select(f, *g, spans, &here)
                     .map(|b| (*side, b))
-                    .map_err(err(f))
+                    .map_err(err(f.path()))
             })
             .collect::<Result<_>>()?;
         for (side, b) in rows {
@@ -383,7 +380,7 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
     );
     // The owner tables: the rows of every entity found, by a row filter on the key.
     let changed = Arc::new(changed);
-    let owner_jobs: Vec<&(usize, usize, PathBuf, usize)> = jobs
+    let owner_jobs: Vec<&(usize, usize, Opened, usize)> = jobs
         .iter()
         .filter(|j| owners.contains(&TABLES[j.1].name))
         .collect();
@@ -392,7 +389,7 @@ pub fn narrow(prev: &Path, new: &Path, work: &Path) -> Result<(PathBuf, PathBuf,
         .map(|(side, ti, f, g)| {
             extract(f, TABLES[*ti].key(), *g, &changed)
                 .map(|b| (*side, *ti, b))
-                .map_err(err(f))
+                .map_err(err(f.path()))
         })
         .collect::<Result<_>>()?;
     for (side, ti, b) in parts {

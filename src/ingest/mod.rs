@@ -92,6 +92,12 @@ pub struct UpdateCounts {
     pub cascaded_rows: u64,
     /// Rows of the insert file written.
     pub inserted_rows: u64,
+    /// Row groups of the previous snapshot's file, and how many of them were copied as they are
+    /// (no row of theirs touched); the others were decoded, filtered and encoded again.
+    #[serde(default)]
+    pub base_row_groups: u64,
+    #[serde(default)]
+    pub row_groups_copied: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,7 +168,9 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             batch_rows: 32 * 1024,
-            row_group_rows: 256 * 1024,
+            // Small enough that a daily Update leaves most row groups untouched (they are copied
+            // as they are); measured in BENCHMARKS.md.
+            row_group_rows: 32 * 1024,
             zstd_level: 1,
         }
     }
@@ -425,7 +433,8 @@ pub fn ingest_table(
     let pb = progress.bytes(def.name, extract.size(file).unwrap_or(0));
     let (tx, rx) = sync_channel::<Msg>(4);
     let (recycle_tx, recycle_rx) = sync_channel::<Vec<csv::ByteRecord>>(8);
-    let batch_rows = opts.batch_rows.max(1);
+    // A row group holds whole batches: no batch larger than a row group.
+    let batch_rows = opts.batch_rows.min(opts.row_group_rows).max(1);
 
     let result = std::thread::scope(|s| {
         let reader = s.spawn(|| {

@@ -16,12 +16,16 @@
 
 use super::{ingest_table, KeySet, Manifest, Options, Reject, Result, UpdateCounts};
 use crate::kbo::{self, number, Extract, Meta, TableDef};
-use crate::parquet_io::parallel::ParallelWriter;
+use crate::parquet_io::parallel::{ParallelWriter, RawRowGroup};
 use crate::parquet_io::{read as pq, write_with_schema};
 use crate::progress::Progress;
-use duckdb::arrow::array::{BooleanArray, BooleanBufferBuilder, RecordBatchReader};
+use duckdb::arrow::array::{BooleanArray, BooleanBufferBuilder};
 use duckdb::arrow::compute::filter_record_batch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::file::metadata::PageIndexPolicy;
+use rayon::prelude::*;
 use std::path::Path;
 
 /// Applies the Update `extract` to the snapshot in `base` and writes snapshot N to `out`.
@@ -93,6 +97,8 @@ pub fn ingest_update(
             removed_rows: 0,
             cascaded_rows: 0,
             inserted_rows: report.rows_written,
+            base_row_groups: 0,
+            row_groups_copied: 0,
         });
         all_rejects.extend(rejects);
         all_rejects.extend(del_rejects);
@@ -109,6 +115,8 @@ pub fn ingest_update(
             u.base_rows = c.base_rows;
             u.removed_rows = c.removed;
             u.cascaded_rows = c.cascaded;
+            u.base_row_groups = c.base_row_groups;
+            u.row_groups_copied = c.row_groups_copied;
         }
         report.rows_written = c.written;
         report.orphan_rows = c.orphans;
@@ -128,6 +136,8 @@ struct Applied {
     written: u64,
     /// Inserted rows whose entity is not in snapshot N.
     orphans: u64,
+    base_row_groups: u64,
+    row_groups_copied: u64,
 }
 
 fn pq_err(path: &Path) -> impl Fn(String) -> super::Error + '_ {
@@ -179,6 +189,8 @@ struct Pass<'a> {
     /// The column of the inserted rows that must point to an entity of snapshot N, and those
     /// entities (for the orphan count); `None` for the enterprise table.
     orphans_of: Option<(&'static str, &'a KeySet)>,
+    /// For establishment and branch: the enterprises whose removal cascades to their rows.
+    cascade_from: Option<&'a KeySet>,
 }
 
 /// Rewrites `base/<table>.parquet` into `out/<table>.parquet` without the rows `pass.remove`
@@ -187,6 +199,11 @@ struct Pass<'a> {
 ///
 /// The rows of the entities in `pass.touched` (and those the cascade removes) are also written
 /// to `out/update/before/` (as in N−1) and `out/update/after/` (as in N): the diff compares those.
+///
+/// A row group none of whose rows can be removed or touched is copied as it is (compressed bytes:
+/// only its key column, and the owner column of establishment and branch, are decoded). A small
+/// last row group is rewritten with the inserts, so that daily Updates do not leave a tail of tiny
+/// row groups.
 fn rewrite(
     dirs: &Dirs,
     opts: &Options,
@@ -203,14 +220,16 @@ fn rewrite(
     );
     let (mut before, mut after) = (Vec::new(), Vec::new());
     let err = pq_err(&out_f);
+    let base_err = pq_err(&base_f);
     let key_col = def.key();
-    let owner_col = matches!(def.name, "establishment" | "branch").then_some("enterprise_number");
-    let reader = ParquetRecordBatchReaderBuilder::try_new(
-        std::fs::File::open(&base_f).map_err(|e| pq_err(&base_f)(e.to_string()))?,
+    let owner_col = pass.cascade_from.map(|_| "enterprise_number");
+    let base = std::fs::File::open(&base_f).map_err(|e| base_err(e.to_string()))?;
+    let meta = ArrowReaderMetadata::load(
+        &base,
+        ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
     )
-    .and_then(|b| b.with_batch_size(65_536).build())
-    .map_err(|e| pq_err(&base_f)(e.to_string()))?;
-    let schema = reader.schema();
+    .map_err(|e| base_err(e.to_string()))?;
+    let schema = meta.schema().clone();
     let fh = std::fs::File::create(&out_f).map_err(|e| err(e.to_string()))?;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut w = ParallelWriter::new(
@@ -230,56 +249,96 @@ fn rewrite(
         }
         last.1
     };
-    for batch in reader {
-        let batch = batch.map_err(|e| pq_err(&base_f)(e.to_string()))?;
-        let keys = pq::strings(&batch, key_col).map_err(pq_err(&base_f))?;
-        let owners = match owner_col {
-            Some(c) => Some(pq::strings(&batch, c).map_err(pq_err(&base_f))?),
-            None => None,
-        };
-        let mut keep = BooleanBufferBuilder::new(batch.num_rows());
-        let (mut was, mut stays) = (
-            BooleanBufferBuilder::new(batch.num_rows()),
-            BooleanBufferBuilder::new(batch.num_rows()),
-        );
-        for i in 0..batch.num_rows() {
-            let k = keys.get(i).and_then(&mut parse);
-            let o = owners.as_ref().and_then(|o| {
-                o.get(i)
-                    .and_then(|s| number::parse(s.as_bytes(), None).ok())
-            });
-            let (d, c) = k.map_or((false, false), |k| (pass.remove)(k, o));
-            if d || c {
-                a.removed += 1;
-                if c && !d {
-                    a.cascaded += 1;
-                    if let Some(k) = k {
-                        cascaded_key(k);
-                    }
+    let groups = meta.metadata().num_row_groups();
+    // Which row groups hold a row to remove or to compare, from their key (and owner) columns
+    // alone, read in parallel; the others are copied as they are.
+    let opened = pq::Opened::open(&base_f).map_err(&base_err)?;
+    let scan: Vec<Scanned> = (0..groups)
+        .into_par_iter()
+        .map(|g| scan_group(&opened, g, key_col, owner_col, pass, survivors.is_some()))
+        .collect::<Result<_>>()?;
+    let mut copied = 0usize;
+    for (g, scanned) in scan.into_iter().enumerate() {
+        let rows = meta.metadata().row_group(g).num_rows().max(0) as u64;
+        let small_tail = g + 1 == groups && (rows as usize) < opts.row_group_rows / 2;
+        if !scanned.hit && !small_tail {
+            if let Some(s) = survivors.as_mut() {
+                for k in scanned.keys {
+                    s.insert(k);
                 }
-            } else if let (Some(s), Some(k)) = (survivors.as_mut(), k) {
-                s.insert(k);
             }
-            keep.append(!(d || c));
-            let t = c || k.is_some_and(|k| pass.touched.contains(k));
-            was.append(t);
-            stays.append(t && !(d || c));
+            a.base_rows += rows;
+            a.written += rows;
+            w.copy_row_group(RawRowGroup {
+                path: base_f.clone(),
+                meta: meta.metadata().clone(),
+                index: g,
+            })
+            .map_err(|e| err(e.to_string()))?;
+            copied += 1;
+            continue;
         }
-        for (rows, mut mask) in [(&mut before, was), (&mut after, stays)] {
-            let part = filter_record_batch(&batch, &BooleanArray::new(mask.finish(), None))
-                .map_err(|e| err(e.to_string()))?;
-            if part.num_rows() > 0 {
-                rows.push(part);
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            base.try_clone().map_err(|e| base_err(e.to_string()))?,
+            meta.clone(),
+        )
+        .with_row_groups(vec![g])
+        .with_batch_size(65_536)
+        .build()
+        .map_err(|e| base_err(e.to_string()))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| base_err(e.to_string()))?;
+            let keys = pq::strings(&batch, key_col).map_err(&base_err)?;
+            let owners = match owner_col {
+                Some(c) => Some(pq::strings(&batch, c).map_err(&base_err)?),
+                None => None,
+            };
+            let mut keep = BooleanBufferBuilder::new(batch.num_rows());
+            let (mut was, mut stays) = (
+                BooleanBufferBuilder::new(batch.num_rows()),
+                BooleanBufferBuilder::new(batch.num_rows()),
+            );
+            for i in 0..batch.num_rows() {
+                let k = keys.get(i).and_then(&mut parse);
+                let o = owners.as_ref().and_then(|o| {
+                    o.get(i)
+                        .and_then(|s| number::parse(s.as_bytes(), None).ok())
+                });
+                let (d, c) = k.map_or((false, false), |k| (pass.remove)(k, o));
+                if d || c {
+                    a.removed += 1;
+                    if c && !d {
+                        a.cascaded += 1;
+                        if let Some(k) = k {
+                            cascaded_key(k);
+                        }
+                    }
+                } else if let (Some(s), Some(k)) = (survivors.as_mut(), k) {
+                    s.insert(k);
+                }
+                keep.append(!(d || c));
+                let t = c || k.is_some_and(|k| pass.touched.contains(k));
+                was.append(t);
+                stays.append(t && !(d || c));
             }
-        }
-        a.base_rows += batch.num_rows() as u64;
-        let mask = BooleanArray::new(keep.finish(), None);
-        let kept = filter_record_batch(&batch, &mask).map_err(|e| err(e.to_string()))?;
-        a.written += kept.num_rows() as u64;
-        if kept.num_rows() > 0 {
-            w.write(kept).map_err(|e| err(e.to_string()))?;
+            for (rows, mut mask) in [(&mut before, was), (&mut after, stays)] {
+                let part = filter_record_batch(&batch, &BooleanArray::new(mask.finish(), None))
+                    .map_err(|e| err(e.to_string()))?;
+                if part.num_rows() > 0 {
+                    rows.push(part);
+                }
+            }
+            a.base_rows += batch.num_rows() as u64;
+            let mask = BooleanArray::new(keep.finish(), None);
+            let kept = filter_record_batch(&batch, &mask).map_err(|e| err(e.to_string()))?;
+            a.written += kept.num_rows() as u64;
+            if kept.num_rows() > 0 {
+                w.write(kept).map_err(|e| err(e.to_string()))?;
+            }
         }
     }
+    a.base_row_groups = groups as u64;
+    a.row_groups_copied = copied as u64;
     for batch in pq::read_all(&ins_f).map_err(pq_err(&ins_f))? {
         let keys = pq::strings(&batch, key_col).map_err(pq_err(&ins_f))?;
         let owned = match pass.orphans_of {
@@ -312,6 +371,72 @@ fn rewrite(
         write_with_schema(path, schema.clone(), rows).map_err(pq_err(path))?;
     }
     Ok(a)
+}
+
+/// What the scan of one row group found.
+struct Scanned {
+    /// A row whose key is touched (every key a removal can hit is), or, for establishment and
+    /// branch, whose enterprise is removed.
+    hit: bool,
+    /// The keys of the row group (only when asked for, and only when not hit).
+    keys: Vec<u64>,
+}
+
+fn scan_group(
+    file: &pq::Opened,
+    g: usize,
+    key_col: &str,
+    owner_col: Option<&str>,
+    pass: &Pass,
+    want_keys: bool,
+) -> Result<Scanned> {
+    let cols: Vec<&str> = std::iter::once(key_col).chain(owner_col).collect();
+    let path = file.path();
+    let batches = file.read(&cols, &[], Some(vec![g])).map_err(pq_err(path))?;
+    let mut keys = Vec::new();
+    let mut last: Option<(&str, Option<u64>)> = None;
+    for b in &batches {
+        let kc = pq::strings(b, key_col).map_err(pq_err(path))?;
+        let oc = match owner_col {
+            Some(c) => Some(pq::strings(b, c).map_err(pq_err(path))?),
+            None => None,
+        };
+        for i in 0..b.num_rows() {
+            let Some(s) = kc.get(i) else { continue };
+            let k = match last {
+                Some((l, k)) if l == s => k,
+                _ => {
+                    let k = number::parse(s.as_bytes(), None).ok();
+                    last = Some((s, k));
+                    k
+                }
+            };
+            // An unreadable key cannot be matched: the row group is rewritten, as before.
+            let Some(k) = k else {
+                return Ok(Scanned {
+                    hit: true,
+                    keys: Vec::new(),
+                });
+            };
+            let owner_hit = match (&oc, pass.cascade_from) {
+                (Some(oc), Some(removed)) => oc
+                    .get(i)
+                    .and_then(|o| number::parse(o.as_bytes(), None).ok())
+                    .is_some_and(|o| removed.contains(o)),
+                _ => false,
+            };
+            if owner_hit || pass.touched.contains(k) {
+                return Ok(Scanned {
+                    hit: true,
+                    keys: Vec::new(),
+                });
+            }
+            if want_keys {
+                keys.push(k);
+            }
+        }
+    }
+    Ok(Scanned { hit: false, keys })
 }
 
 /// Applies the typed delete and insert files to snapshot `base`, writing snapshot N into `out`.
@@ -377,6 +502,7 @@ fn apply(base: &Path, out: &Path, ins: &Path, del: &Path, opts: &Options) -> Res
                 remove: &remove,
                 touched: &touched,
                 orphans_of: (t != "enterprise").then_some(("enterprise_number", &owners_n)),
+                cascade_from: (t != "enterprise").then_some(re),
             },
             &mut |k| cascaded_owners.push(k),
             &mut survivors,
@@ -411,6 +537,7 @@ fn apply(base: &Path, out: &Path, ins: &Path, del: &Path, opts: &Options) -> Res
             remove: &remove,
             touched: &touched,
             orphans_of: Some(("entity_number", &owners_n)),
+            cascade_from: None,
         };
         rewrite(&dirs, opts, &pass, &mut |_| {}, &mut None)
     };
@@ -432,6 +559,8 @@ fn apply(base: &Path, out: &Path, ins: &Path, del: &Path, opts: &Options) -> Res
             removed_rows = c.removed,
             cascaded_rows = c.cascaded,
             rows = c.written,
+            row_groups = c.base_row_groups,
+            row_groups_copied = c.row_groups_copied,
             "update applied"
         );
     }

@@ -1,25 +1,47 @@
 //! Parallel Parquet encoding: typed batches are grouped into row groups, each row group is encoded
 //! (dictionary, statistics, zstd) on its own worker thread, and a writer thread appends the encoded
 //! row groups to the file in their original order. Same file layout as `ArrowWriter`, built on its
-//! `ArrowRowGroupWriterFactory` API; the order of rows never changes.
+//! `ArrowRowGroupWriterFactory` API; the order of rows never changes. A row group of another file
+//! with the same schema can also be copied in as it is ([`ParallelWriter::copy_row_group`]: its
+//! compressed bytes, no decoding), between encoded ones.
 
 use duckdb::arrow::datatypes::SchemaRef;
 use duckdb::arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
+use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 type Job = (usize, Vec<RecordBatch>);
 
+/// Row group `index` of the Parquet file at `path`, whose metadata is `meta` (with its page
+/// indexes when they were loaded: they are carried over). The writer opens the file itself: clones
+/// of one `File` share their offset, so two threads must not read through them.
+pub struct RawRowGroup {
+    pub path: std::path::PathBuf,
+    pub meta: Arc<ParquetMetaData>,
+    pub index: usize,
+}
+
+/// A row group ready to append: encoded here, or copied from another file.
+enum Ready {
+    Encoded(Vec<ArrowColumnChunk>),
+    Raw(RawRowGroup),
+}
+
+type Done = (usize, Result<Ready>);
+
 pub struct ParallelWriter {
     jobs: Option<SyncSender<Job>>,
+    /// Raw copies skip the encoders and go straight to the writer thread.
+    raw: Option<Sender<Done>>,
     encoders: Vec<JoinHandle<()>>,
     writer: Option<JoinHandle<Result<ParquetMetaData>>>,
     pending: Vec<RecordBatch>,
@@ -72,7 +94,7 @@ impl ParallelWriter {
         let threads = threads.max(1);
         let (jobs_tx, jobs_rx) = sync_channel::<Job>(threads);
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
-        let (done_tx, done_rx) = channel::<(usize, Result<Vec<ArrowColumnChunk>>)>();
+        let (done_tx, done_rx) = channel::<Done>();
         let encoders = (0..threads)
             .map(|_| {
                 let (jobs_rx, done_tx, factory, schema) = (
@@ -87,22 +109,20 @@ impl ParallelWriter {
                         Err(_) => return,
                     };
                     let Ok((seq, batches)) = job else { return };
-                    if done_tx
-                        .send((seq, encode(&factory, &schema, seq, &batches)))
-                        .is_err()
-                    {
+                    let encoded = encode(&factory, &schema, seq, &batches).map(Ready::Encoded);
+                    if done_tx.send((seq, encoded)).is_err() {
                         return;
                     }
                 })
             })
             .collect();
-        drop(done_tx);
         let writer = std::thread::spawn(move || -> Result<ParquetMetaData> {
             append_in_order(&mut file, done_rx)?;
             file.close()
         });
         Ok(ParallelWriter {
             jobs: Some(jobs_tx),
+            raw: Some(done_tx),
             encoders,
             writer: Some(writer),
             pending: Vec::new(),
@@ -117,6 +137,25 @@ impl ParallelWriter {
         self.pending.push(batch);
         if self.pending_rows >= self.row_group_rows {
             self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Appends a row group of another file as it is, after the rows written so far (which are
+    /// encoded as a row group of their own first). The schemas must be the same.
+    pub fn copy_row_group(&mut self, rg: RawRowGroup) -> Result<()> {
+        self.flush()?;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let sent = self
+            .raw
+            .as_ref()
+            .is_some_and(|r| r.send((seq, Ok(Ready::Raw(rg)))).is_ok());
+        if !sent {
+            return Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| ParquetError::General("the Parquet writer stopped".into())));
         }
         Ok(())
     }
@@ -145,6 +184,7 @@ impl ParallelWriter {
 
     fn join(&mut self) -> Result<ParquetMetaData> {
         self.jobs = None;
+        self.raw = None;
         for e in self.encoders.drain(..) {
             let _ = e.join();
         }
@@ -176,16 +216,50 @@ impl Drop for ParallelWriter {
 
 fn append_in_order<W: Write + Send>(
     file: &mut parquet::file::writer::SerializedFileWriter<W>,
-    done: Receiver<(usize, Result<Vec<ArrowColumnChunk>>)>,
+    done: Receiver<Done>,
 ) -> Result<()> {
     let mut next = 0;
-    let mut ready: BTreeMap<usize, Vec<ArrowColumnChunk>> = BTreeMap::new();
-    for (seq, chunks) in done {
-        ready.insert(seq, chunks?);
-        while let Some(chunks) = ready.remove(&next) {
+    let mut ready: BTreeMap<usize, Ready> = BTreeMap::new();
+    for (seq, r) in done {
+        ready.insert(seq, r?);
+        while let Some(r) = ready.remove(&next) {
             let mut rg = file.next_row_group()?;
-            for c in chunks {
-                c.append_to_row_group(&mut rg)?;
+            match r {
+                Ready::Encoded(chunks) => {
+                    for c in chunks {
+                        c.append_to_row_group(&mut rg)?;
+                    }
+                }
+                Ready::Raw(raw) => {
+                    let src_file = std::fs::File::open(&raw.path)?;
+                    let src = raw.meta.row_group(raw.index);
+                    let page = |c: usize| {
+                        (
+                            raw.meta
+                                .column_index()
+                                .and_then(|x| x.get(raw.index))
+                                .and_then(|x| x.get(c))
+                                .cloned(),
+                            raw.meta
+                                .offset_index()
+                                .and_then(|x| x.get(raw.index))
+                                .and_then(|x| x.get(c))
+                                .cloned(),
+                        )
+                    };
+                    for (c, col) in src.columns().iter().enumerate() {
+                        let (column_index, offset_index) = page(c);
+                        let close = ColumnCloseResult {
+                            bytes_written: col.compressed_size() as u64,
+                            rows_written: src.num_rows() as u64,
+                            metadata: col.clone(),
+                            bloom_filter: None,
+                            column_index,
+                            offset_index,
+                        };
+                        rg.append_column(&src_file, close)?;
+                    }
+                }
             }
             rg.close()?;
             next += 1;

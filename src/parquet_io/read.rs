@@ -4,7 +4,9 @@
 
 use duckdb::arrow::array::{Array, AsArray, RecordBatch};
 use duckdb::arrow::datatypes::{DataType, Field, Int32Type, Schema};
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 use std::path::Path;
 use std::sync::Arc;
@@ -33,7 +35,7 @@ pub fn read(
     columns: &[&str],
     row_groups: Option<Vec<usize>>,
 ) -> Result<Vec<RecordBatch>, String> {
-    read_dict(path, columns, &[], row_groups)
+    Opened::open(path)?.read(columns, &[], row_groups)
 }
 
 /// As [`read`], with the text columns `dict` read as dictionaries (keys into their distinct
@@ -44,55 +46,113 @@ pub fn read_dict(
     dict: &[&str],
     row_groups: Option<Vec<usize>>,
 ) -> Result<Vec<RecordBatch>, String> {
-    let err = |e: String| format!("{}: {e}", path.display());
-    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-    let mut b =
-        ParquetRecordBatchReaderBuilder::try_new(f.try_clone().map_err(|e| err(e.to_string()))?)
-            .map_err(|e| err(e.to_string()))?;
-    if !dict.is_empty() {
-        let fields: Vec<Field> = b
-            .schema()
-            .fields()
-            .iter()
-            .map(|fl| {
-                if dict.contains(&fl.name().as_str()) && fl.data_type() == &DataType::Utf8 {
-                    Field::new(
-                        fl.name(),
-                        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-                        fl.is_nullable(),
-                    )
-                } else {
-                    fl.as_ref().clone()
-                }
-            })
-            .collect();
-        let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-        b = ParquetRecordBatchReaderBuilder::try_new_with_options(f, options)
-            .map_err(|e| err(e.to_string()))?;
-    }
-    let schema = b.parquet_schema();
-    let idx: Vec<usize> = columns
-        .iter()
-        .map(|c| {
-            (0..schema.num_columns())
-                .find(|i| schema.column(*i).name() == *c)
-                .ok_or_else(|| err(format!("no column {c}")))
-        })
-        .collect::<Result<_, String>>()?;
-    let mask = ProjectionMask::leaves(schema, idx);
-    let mut b = b.with_projection(mask).with_batch_size(65_536);
-    if let Some(rg) = row_groups {
-        b = b.with_row_groups(rg);
-    }
-    let reader = b.build().map_err(|e| err(e.to_string()))?;
-    reader.map(|r| r.map_err(|e| err(e.to_string()))).collect()
+    Opened::open(path)?.read(columns, dict, row_groups)
 }
 
 pub fn row_group_count(path: &Path) -> Result<usize, String> {
-    let err = |e: String| format!("{}: {e}", path.display());
-    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| err(e.to_string()))?;
-    Ok(b.metadata().num_row_groups())
+    Ok(Opened::open(path)?.row_groups())
+}
+
+/// A Parquet file whose footer was parsed once, for readers of one row group at a time (a footer
+/// grows with the row groups: parsing it per group would cost groups² in all).
+#[derive(Clone)]
+pub struct Opened {
+    path: std::path::PathBuf,
+    meta: ArrowReaderMetadata,
+}
+
+impl Opened {
+    pub fn open(path: &Path) -> Result<Opened, String> {
+        let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Opened {
+            path: path.to_path_buf(),
+            meta,
+        })
+    }
+
+    pub fn row_groups(&self) -> usize {
+        self.meta.metadata().num_row_groups()
+    }
+
+    pub fn row_group_rows(&self, g: usize) -> u64 {
+        self.meta.metadata().row_group(g).num_rows().max(0) as u64
+    }
+
+    pub fn metadata(&self) -> &ArrowReaderMetadata {
+        &self.meta
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A reader builder over a file handle of its own, with the parsed footer.
+    pub fn builder(&self) -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>, String> {
+        let f =
+            std::fs::File::open(&self.path).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
+            f,
+            self.meta.clone(),
+        ))
+    }
+
+    /// Some columns (all row groups, or only `row_groups`), the text columns `dict` as
+    /// dictionaries. Each call opens the file anew: clones of one `File` share their offset.
+    pub fn read(
+        &self,
+        columns: &[&str],
+        dict: &[&str],
+        row_groups: Option<Vec<usize>>,
+    ) -> Result<Vec<RecordBatch>, String> {
+        let err = |e: String| format!("{}: {e}", self.path.display());
+        let f = std::fs::File::open(&self.path).map_err(|e| err(e.to_string()))?;
+        let meta = if dict.is_empty() {
+            self.meta.clone()
+        } else {
+            let fields: Vec<Field> = self
+                .meta
+                .schema()
+                .fields()
+                .iter()
+                .map(|fl| {
+                    if dict.contains(&fl.name().as_str()) && fl.data_type() == &DataType::Utf8 {
+                        Field::new(
+                            fl.name(),
+                            DataType::Dictionary(
+                                Box::new(DataType::Int32),
+                                Box::new(DataType::Utf8),
+                            ),
+                            fl.is_nullable(),
+                        )
+                    } else {
+                        fl.as_ref().clone()
+                    }
+                })
+                .collect();
+            let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+            ArrowReaderMetadata::try_new(self.meta.metadata().clone(), options)
+                .map_err(|e| err(e.to_string()))?
+        };
+        let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta);
+        let schema = b.parquet_schema();
+        let idx: Vec<usize> = columns
+            .iter()
+            .map(|c| {
+                (0..schema.num_columns())
+                    .find(|i| schema.column(*i).name() == *c)
+                    .ok_or_else(|| err(format!("no column {c}")))
+            })
+            .collect::<Result<_, String>>()?;
+        let mask = ProjectionMask::leaves(schema, idx);
+        let mut b = b.with_projection(mask).with_batch_size(65_536);
+        if let Some(rg) = row_groups {
+            b = b.with_row_groups(rg);
+        }
+        let reader = b.build().map_err(|e| err(e.to_string()))?;
+        reader.map(|r| r.map_err(|e| err(e.to_string()))).collect()
+    }
 }
 
 /// A column by name as strings (`None` for NULL).
@@ -128,8 +188,8 @@ pub enum StrCol<'a> {
     ),
 }
 
-impl StrCol<'_> {
-    pub fn get(&self, i: usize) -> Option<&str> {
+impl<'a> StrCol<'a> {
+    pub fn get(&self, i: usize) -> Option<&'a str> {
         match self {
             StrCol::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
             StrCol::Large(a) => a.is_valid(i).then(|| a.value(i)),

@@ -84,17 +84,14 @@ fn read(path: &Path, columns: &[&str], row_groups: Option<Vec<usize>>) -> Result
     pq::read(path, columns, row_groups).map_err(pq_err(path))
 }
 
-fn read_dict(
-    path: &Path,
+fn read_group(
+    file: &pq::Opened,
     columns: &[&str],
     dict: &[&str],
     row_groups: Option<Vec<usize>>,
 ) -> Result<Vec<RecordBatch>> {
-    pq::read_dict(path, columns, dict, row_groups).map_err(pq_err(path))
-}
-
-fn row_group_count(path: &Path) -> Result<usize> {
-    pq::row_group_count(path).map_err(pq_err(path))
+    file.read(columns, dict, row_groups)
+        .map_err(pq_err(file.path()))
 }
 
 fn strings<'a>(b: &'a RecordBatch, name: &str, path: &Path) -> Result<StrCol<'a>> {
@@ -112,12 +109,13 @@ pub fn enterprises(snapshot: &Path) -> Result<Enterprises> {
     ];
     type Part = (Vec<u64>, Vec<Code>, Vec<bool>, Vec<Code>, Vec<Option<i32>>);
     // Row groups in parallel, concatenated in order.
-    let parts: Vec<Part> = (0..row_group_count(&path)?)
+    let opened = pq::Opened::open(&path).map_err(pq_err(&path))?;
+    let parts: Vec<Part> = (0..opened.row_groups())
         .into_par_iter()
         .map(|g| -> Result<Part> {
             let mut p: Part = Default::default();
-            for b in read_dict(
-                &path,
+            for b in read_group(
+                &opened,
                 &cols,
                 &[
                     "juridical_situation",
@@ -211,7 +209,8 @@ impl MainActivity {
 /// entity's rows may straddle row groups, so each group's best per entity is merged after.
 pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Vec<Option<MainActivity>>> {
     let path = snapshot.join("activity.parquet");
-    let groups = row_group_count(&path)?;
+    let opened = pq::Opened::open(&path).map_err(pq_err(&path))?;
+    let groups = opened.row_groups();
     let per_group: Vec<Vec<(u32, MainActivity)>> = (0..groups)
         .into_par_iter()
         .map(|g| -> Result<Vec<(u32, MainActivity)>> {
@@ -229,7 +228,7 @@ pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Vec<Option<Ma
                 "nace_code",
                 "classification",
             ];
-            for b in read_dict(&path, &cols, &dict, Some(vec![g]))? {
+            for b in read_group(&opened, &cols, &dict, Some(vec![g]))? {
                 let ent = strings(&b, "entity_number", &path)?;
                 let grp = strings(&b, "activity_group", &path)?;
                 let ver = strings(&b, "nace_version", &path)?;
