@@ -5,7 +5,7 @@
 -- lang: that name's language (fr/nl/de/en); labels are given in it, French when unknown
 --   (reference tables fall back from en/de to fr and say so in fallback_lang).
 -- main NACE: the MAIN activity of the enterprise itself, newest NACE version first, then activity
---   group (001 VAT first), then code.
+--   group (001 VAT first), then code: the `main_activity` table, derived once at ingest.
 -- seat: the REGO address, street and municipality in the name's language.
 CREATE VIEW companies AS
 WITH seat AS (
@@ -28,14 +28,6 @@ name AS (
     QUALIFY row_number() OVER (
         PARTITION BY d.entity_number
         ORDER BY (d.language = s.region_language) DESC NULLS LAST, (d.language = '0'), d.language DESC, d.denomination
-    ) = 1
-),
-main_activity AS (
-    SELECT entity_number, nace_version, nace_code
-    FROM activity
-    WHERE classification = 'MAIN' AND length(entity_number) = 12
-    QUALIFY row_number() OVER (
-        PARTITION BY entity_number ORDER BY nace_version DESC, activity_group, nace_code
     ) = 1
 ),
 establishments AS (

@@ -10,6 +10,8 @@ CREATE {data} denomination  AS SELECT * FROM read_parquet({snapshot} || '/denomi
 CREATE {data} address       AS SELECT * FROM read_parquet({snapshot} || '/address.parquet');
 CREATE {data} contact       AS SELECT * FROM read_parquet({snapshot} || '/contact.parquet');
 CREATE {data} activity      AS SELECT * FROM read_parquet({snapshot} || '/activity.parquet');
+-- Derived at ingest: each entity's main activity (src/kbo/activity.rs has the rule).
+CREATE {data} main_activity AS SELECT * FROM read_parquet({snapshot} || '/main_activity.parquet');
 CREATE TABLE rejects       AS SELECT * FROM read_parquet({snapshot} || '/rejects.parquet');
 
 CREATE TABLE code                AS SELECT * FROM read_parquet({reference} || '/code.parquet');

@@ -3,7 +3,8 @@
 //! Stages (one module each, talking through files): [`ingest`] (extract → snapshot), [`reference`]
 //! (code.csv → reference tables), [`diff`] (two snapshots → change events), [`score`] (snapshot
 //! → payment-risk scores), [`warehouse`] (snapshot → DuckDB file), [`generate`] (synthetic
-//! extracts). Shared pure modules: [`kbo`] (the format), [`vat`]. [`run`] alone knows the order.
+//! extracts). Shared modules: [`kbo`] (the format), [`vat`], [`snapshot`] (derived snapshot files
+//! several stages read), [`parquet_io`], [`sql`]. [`run`] alone knows the order.
 #![forbid(unsafe_code)]
 
 pub mod clock;
@@ -16,6 +17,7 @@ pub mod progress;
 pub mod reference;
 pub mod run;
 pub mod score;
+pub mod snapshot;
 pub mod sql;
 pub mod vat;
 pub mod warehouse;

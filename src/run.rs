@@ -779,11 +779,17 @@ pub fn load(cfg: &Config, clock: &dyn Clock, progress: &Progress) -> Result<Summ
     load_locked(cfg, clock, progress, t0, n, &snap, None)
 }
 
+/// The latest published snapshot, with its derived files (a snapshot of an earlier bce gets them).
 fn latest(out: &Path) -> Result<(u32, PathBuf)> {
-    latest_snapshot(out).ok_or_else(|| Error::NoSnapshot {
+    let (n, snap) = latest_snapshot(out).ok_or_else(|| Error::NoSnapshot {
         path: out.join("snapshots"),
         out: out.display().to_string(),
-    })
+    })?;
+    ingest::derived::ensure(&snap).map_err(|msg| ingest::Error::Parquet {
+        path: snap.join(ingest::derived::MAIN_ACTIVITY),
+        msg,
+    })?;
+    Ok((n, snap))
 }
 
 /// `bce score`: scores the latest published snapshot (with `cfg.filings` and the published

@@ -409,3 +409,34 @@ fn reference_tables_have_four_languages_and_say_when_they_fall_back() {
         assert!(out.join(format!("reference/{t}.parquet")).is_file(), "{t}");
     }
 }
+
+#[test]
+fn a_snapshot_without_main_activities_gets_them_when_loaded() {
+    // Snapshots written before main_activity.parquet existed: `bce load` derives the file.
+    let tmp = tempfile::tempdir().unwrap();
+    let zip = write_zip(
+        &tmp.path().join("KboOpenData_0147_2025_10_12_Full.zip"),
+        &quirks(),
+    );
+    let out = tmp.path().join("w");
+    let (code, _, stderr) = run(&[
+        "run",
+        zip.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--max-rejects",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let file = out.join("snapshots/147/main_activity.parquet");
+    let written = std::fs::read(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let (code, _, stderr) = run(&["load", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("deriving main_activity.parquet"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), written);
+    assert_quirks_warehouse(&out.join("warehouse.duckdb"));
+}

@@ -2,13 +2,14 @@
 //!
 //! Input: an [`Extract`] and its [`Meta`]. Output, in `out` (a temporary folder the caller renames
 //! into place): `<table>.parquet` (zstd) for the seven data tables, `rejects.parquet`,
-//! `manifest.json`. Invariants: every data row of every file is either written or rejected, with
+//! `manifest.json`, and the derived `main_activity.parquet` ([`derived`]). Invariants: every data row of every file is either written or rejected, with
 //! its line and a reason (rows_read = rows_written + rows_rejected, per table); the first row of a
 //! duplicated key is kept; child rows of entities missing from the extract are kept and counted.
 //!
 //! Per table, a reader thread inflates, hashes and tokenizes (csv `ByteRecord`s, recycled) while
 //! the calling thread types the rows into Arrow arrays and encodes Parquet.
 
+pub mod derived;
 mod keys;
 mod rejects;
 pub mod typing;
@@ -553,6 +554,10 @@ fn consume(
     )
     .map_err(pq)?;
     let mut typer = typing::Typer::new(def, &binding, file, meta.extract_number);
+    // A Full extract's activity rows also give each entity's main activity.
+    if def.name == "activity" && file == "activity.csv" {
+        typer = typer.with_main_activities();
+    }
     // The table's own keys, for duplicates (enterprise, establishment, branch).
     let mut own = def.unique_key.then(KeySet::new);
     let mut done = None;
@@ -588,6 +593,11 @@ fn consume(
         });
     };
     let meta_out = writer.close().map_err(pq)?;
+    if let Some(acc) = typer.take_main_activities() {
+        let path = out.with_file_name(derived::MAIN_ACTIVITY);
+        crate::snapshot::write_main_activity(&path, &acc.into_sorted())
+            .map_err(|msg| Error::Parquet { path, msg })?;
+    }
     let (stats, rejects) = typer.finish();
     debug_assert_eq!(meta_out.file_metadata().num_rows() as u64, stats.written);
     Ok((

@@ -552,6 +552,13 @@ fn apply(base: &Path, out: &Path, ins: &Path, del: &Path, opts: &Options) -> Res
     );
     counts.extend(small?);
     counts.push(activity?);
+    let moved = |d: &str| out.join(d).join("activity.parquet");
+    super::derived::updated(base, &moved("update/before"), &moved("update/after"), out).map_err(
+        |msg| super::Error::Parquet {
+            path: out.join(super::derived::MAIN_ACTIVITY),
+            msg,
+        },
+    )?;
     for (t, c) in kbo::TABLES.iter().zip(&counts) {
         tracing::info!(
             table = t.name,

@@ -4,6 +4,7 @@
 //! Pure format knowledge plus read access; no stage logic. Invariants: columns are bound by header
 //! name, never by position; codes stay strings; an empty field (`,,` or `""`) is NULL.
 
+pub mod activity;
 pub mod date;
 pub mod extract;
 pub mod forms;

@@ -18,50 +18,7 @@ pub use crate::kbo::number::NumberMap;
 
 const EVENTS_SQL: &str = include_str!("../../pipelines/score_events.sql");
 
-/// A short code (juridical form or situation, NACE code, activity group: at most 7 characters in
-/// the register) stored inline, so that millions of them cost no allocation.
-#[derive(Clone, Copy, PartialEq, Eq, Default)]
-pub struct Code {
-    len: u8,
-    bytes: [u8; 15],
-}
-
-impl Code {
-    pub fn new(s: &str) -> Code {
-        let mut c = Code::default();
-        let n = s.len().min(15);
-        c.bytes[..n].copy_from_slice(&s.as_bytes()[..n]);
-        c.len = n as u8;
-        c
-    }
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
-    }
-}
-
-impl PartialOrd for Code {
-    fn partial_cmp(&self, o: &Code) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
-impl Ord for Code {
-    fn cmp(&self, o: &Code) -> std::cmp::Ordering {
-        self.as_str().cmp(o.as_str())
-    }
-}
-
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::fmt::Debug for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.as_str())
-    }
-}
+pub use crate::kbo::activity::{Code, MainActivity};
 
 /// The snapshot's enterprise rows.
 pub struct Enterprises {
@@ -189,105 +146,15 @@ pub fn establishment_counts(snapshot: &Path, e: &Enterprises) -> Result<Vec<u32>
     Ok(counts)
 }
 
-/// The main activity of an enterprise: its MAIN activity, newest NACE version, then activity
-/// group, then code (as the `companies` view).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MainActivity {
-    pub version: u16,
-    pub group: Code,
-    pub code: Code,
-}
-
-impl MainActivity {
-    fn better_than(&self, o: &MainActivity) -> bool {
-        (std::cmp::Reverse(self.version), &self.group, &self.code)
-            < (std::cmp::Reverse(o.version), &o.group, &o.code)
-    }
-}
-
-/// Main activity per enterprise row: the activity table's row groups are read in parallel; an
-/// entity's rows may straddle row groups, so each group's best per entity is merged after.
+/// Main activity per enterprise row, from the snapshot's `main_activity.parquet` (derived once
+/// at ingest; crate::snapshot).
 pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Vec<Option<MainActivity>>> {
-    let path = snapshot.join("activity.parquet");
-    let opened = pq::Opened::open(&path).map_err(pq_err(&path))?;
-    let groups = opened.row_groups();
-    let per_group: Vec<Vec<(u32, MainActivity)>> = (0..groups)
-        .into_par_iter()
-        .map(|g| -> Result<Vec<(u32, MainActivity)>> {
-            let mut out: Vec<(u32, MainActivity)> = Vec::new();
-            let cols = [
-                "entity_number",
-                "activity_group",
-                "nace_version",
-                "nace_code",
-                "classification",
-            ];
-            let dict = [
-                "activity_group",
-                "nace_version",
-                "nace_code",
-                "classification",
-            ];
-            for b in read_group(&opened, &cols, &dict, Some(vec![g]))? {
-                let ent = strings(&b, "entity_number", &path)?;
-                let grp = strings(&b, "activity_group", &path)?;
-                let ver = strings(&b, "nace_version", &path)?;
-                let code = strings(&b, "nace_code", &path)?;
-                let class = strings(&b, "classification", &path)?;
-                let (mut last, mut last_idx): (&str, Option<u32>) = ("", None);
-                for i in 0..b.num_rows() {
-                    if class.get(i) != Some("MAIN") {
-                        continue;
-                    }
-                    let Some(s) = ent.get(i).filter(|s| s.len() == 12) else {
-                        continue;
-                    };
-                    if s != last {
-                        last = s;
-                        last_idx = number::parse(s.as_bytes(), None)
-                            .ok()
-                            .and_then(|k| e.index.get(&k).copied());
-                    }
-                    let Some(idx) = last_idx else { continue };
-                    let v: u16 = ver.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
-                    let (g_, c_) = (grp.get(i).unwrap_or(""), code.get(i).unwrap_or(""));
-                    match out.last_mut() {
-                        Some((j, best)) if *j == idx => {
-                            let cand = (std::cmp::Reverse(v), g_, c_);
-                            if cand
-                                < (
-                                    std::cmp::Reverse(best.version),
-                                    best.group.as_str(),
-                                    best.code.as_str(),
-                                )
-                            {
-                                *best = MainActivity {
-                                    version: v,
-                                    group: Code::new(g_),
-                                    code: Code::new(c_),
-                                };
-                            }
-                        }
-                        _ => out.push((
-                            idx,
-                            MainActivity {
-                                version: v,
-                                group: Code::new(g_),
-                                code: Code::new(c_),
-                            },
-                        )),
-                    }
-                }
-            }
-            Ok(out)
-        })
-        .collect::<Result<_>>()?;
+    let path = snapshot.join(crate::snapshot::MAIN_ACTIVITY);
+    let rows = crate::snapshot::read_main_activity_of(&path, |n| e.index.get(&n).copied())
+        .map_err(pq_err(&path))?;
     let mut best: Vec<Option<MainActivity>> = vec![None; e.number.len()];
-    for (idx, m) in per_group.into_iter().flatten() {
-        let slot = &mut best[idx as usize];
-        if slot.as_ref().is_none_or(|b| m.better_than(b)) {
-            *slot = Some(m);
-        }
+    for (i, m) in rows {
+        best[i as usize] = Some(m);
     }
     Ok(best)
 }

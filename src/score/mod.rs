@@ -576,7 +576,7 @@ fn score_one(i: usize, f: &Features, has_filings: bool) -> Scored {
     if let Some(a) = &f.main[i] {
         if let Some(sec) = f
             .sections
-            .of(a.version, a.code.as_str())
+            .of(a.version_number(), a.code.as_str())
             .filter(|s| s.points > 0)
         {
             profile.push(reason(

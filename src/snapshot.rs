@@ -1,0 +1,108 @@
+//! The files of a snapshot folder that more than one stage reads, beyond the seven tables:
+//! `main_activity.parquet` (written by `ingest`, read by `score` and the warehouse's `companies`
+//! view): one row per entity with a MAIN activity, in number order — entity_number, nace_version,
+//! nace_code, activity_group — chosen by the rule of [`kbo::activity`](crate::kbo::activity).
+
+use crate::kbo::activity::MainActivity;
+use crate::kbo::number;
+use crate::parquet_io::read::{self as pq, Opened};
+use crate::parquet_io::write_with_schema;
+use duckdb::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
+use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use rayon::prelude::*;
+use std::path::Path;
+use std::sync::Arc;
+
+pub const MAIN_ACTIVITY: &str = "main_activity.parquet";
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("entity_number", DataType::Utf8, false),
+        Field::new("nace_version", DataType::Utf8, true),
+        Field::new("nace_code", DataType::Utf8, true),
+        Field::new("activity_group", DataType::Utf8, true),
+    ]))
+}
+
+/// Writes the rows (in number order) to `path`.
+pub fn write_main_activity(path: &Path, rows: &[(u64, MainActivity)]) -> Result<(), String> {
+    let mut batches = Vec::new();
+    for chunk in rows.chunks(1 << 16) {
+        let n = chunk.len();
+        let mut e = StringBuilder::with_capacity(n, n * 13);
+        let (mut v, mut c, mut g) = (
+            StringBuilder::with_capacity(n, n * 4),
+            StringBuilder::with_capacity(n, n * 7),
+            StringBuilder::with_capacity(n, n * 3),
+        );
+        for (num, m) in chunk {
+            e.append_value(number::display(*num));
+            for (b, x) in [(&mut v, m.version), (&mut c, m.code), (&mut g, m.group)] {
+                if x.as_str().is_empty() {
+                    b.append_null();
+                } else {
+                    b.append_value(x.as_str());
+                }
+            }
+        }
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(e.finish()),
+            Arc::new(v.finish()),
+            Arc::new(c.finish()),
+            Arc::new(g.finish()),
+        ];
+        batches.push(RecordBatch::try_new(schema(), cols).map_err(|e| e.to_string())?);
+    }
+    write_with_schema(path, schema(), &batches)
+}
+
+/// Reads `main_activity.parquet`: (entity, main activity), in number order.
+pub fn read_main_activity(path: &Path) -> Result<Vec<(u64, MainActivity)>, String> {
+    read_main_activity_of(path, Some)
+}
+
+/// The rows of `main_activity.parquet` whose entity `pick` maps to something (say, an index),
+/// with it, in the file's order; row groups in parallel.
+pub fn read_main_activity_of<K: Send>(
+    path: &Path,
+    pick: impl Fn(u64) -> Option<K> + Sync,
+) -> Result<Vec<(K, MainActivity)>, String> {
+    let file = Opened::open(path)?;
+    let cols = [
+        "entity_number",
+        "nace_version",
+        "nace_code",
+        "activity_group",
+    ];
+    let parts: Vec<Vec<(K, MainActivity)>> = (0..file.row_groups())
+        .into_par_iter()
+        .map(|g| -> Result<_, String> {
+            let mut out = Vec::new();
+            for b in file.read(&cols, &["nace_version", "activity_group"], Some(vec![g]))? {
+                let e = pq::strings(&b, "entity_number")?;
+                let v = pq::strings(&b, "nace_version")?;
+                let c = pq::strings(&b, "nace_code")?;
+                let gr = pq::strings(&b, "activity_group")?;
+                for i in 0..b.num_rows() {
+                    let Some(n) = e
+                        .get(i)
+                        .and_then(|s| number::parse(s.as_bytes(), None).ok())
+                    else {
+                        return Err(format!("{}: row {i}: not an entity number", path.display()));
+                    };
+                    let Some(k) = pick(n) else { continue };
+                    out.push((
+                        k,
+                        MainActivity::new(
+                            v.get(i).unwrap_or(""),
+                            gr.get(i).unwrap_or(""),
+                            c.get(i).unwrap_or(""),
+                        ),
+                    ));
+                }
+            }
+            Ok(out)
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(parts.into_iter().flatten().collect())
+}
