@@ -58,14 +58,14 @@ pub fn write_main_activity(path: &Path, rows: &[(u64, MainActivity)]) -> Result<
 
 /// Reads `main_activity.parquet`: (entity, main activity), in number order.
 pub fn read_main_activity(path: &Path) -> Result<Vec<(u64, MainActivity)>, String> {
-    read_main_activity_of(path, Some)
+    read_main_activity_of(path, || Some)
 }
 
-/// The rows of `main_activity.parquet` whose entity `pick` maps to something (say, an index),
-/// with it, in the file's order; row groups in parallel.
-pub fn read_main_activity_of<K: Send>(
+/// The rows of `main_activity.parquet` whose entity a picker maps to something (say, an index),
+/// with it, in the file's order; row groups in parallel, each with a picker of its own.
+pub fn read_main_activity_of<K: Send, P: FnMut(u64) -> Option<K>>(
     path: &Path,
-    pick: impl Fn(u64) -> Option<K> + Sync,
+    picker: impl Fn() -> P + Sync,
 ) -> Result<Vec<(K, MainActivity)>, String> {
     let file = Opened::open(path)?;
     let cols = [
@@ -78,6 +78,7 @@ pub fn read_main_activity_of<K: Send>(
         .into_par_iter()
         .map(|g| -> Result<_, String> {
             let mut out = Vec::new();
+            let mut pick = picker();
             for b in file.read(&cols, &["nace_version", "activity_group"], Some(vec![g]))? {
                 let e = pq::strings(&b, "entity_number")?;
                 let v = pq::strings(&b, "nace_version")?;

@@ -30,6 +30,36 @@ pub struct Enterprises {
     pub index: NumberMap<u32>,
 }
 
+impl Enterprises {
+    /// A lookup of enterprise rows by number for one pass over an input.
+    pub fn finder(&self) -> Finder<'_> {
+        Finder { e: self, next: 0 }
+    }
+}
+
+/// Rows by enterprise number. Inputs in number order (main_activity.parquet, filings grouped by
+/// enterprise) walk the enterprise table, itself in number order in the register: the row after
+/// the last one found is tried first, and only a miss costs a hash lookup.
+pub struct Finder<'a> {
+    e: &'a Enterprises,
+    next: usize,
+}
+
+impl Finder<'_> {
+    pub fn row(&mut self, n: u64) -> Option<u32> {
+        let nums = &self.e.number;
+        for at in [self.next.wrapping_sub(1), self.next] {
+            if nums.get(at) == Some(&n) {
+                self.next = at + 1;
+                return Some(at as u32);
+            }
+        }
+        let row = self.e.index.get(&n).copied()?;
+        self.next = row as usize + 1;
+        Some(row)
+    }
+}
+
 fn pq_err(path: &Path) -> impl Fn(String) -> Error + '_ {
     move |msg| Error::Scores {
         path: path.to_path_buf(),
@@ -150,8 +180,11 @@ pub fn establishment_counts(snapshot: &Path, e: &Enterprises) -> Result<Vec<u32>
 /// at ingest; crate::snapshot).
 pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Vec<Option<MainActivity>>> {
     let path = snapshot.join(crate::snapshot::MAIN_ACTIVITY);
-    let rows = crate::snapshot::read_main_activity_of(&path, |n| e.index.get(&n).copied())
-        .map_err(pq_err(&path))?;
+    let rows = crate::snapshot::read_main_activity_of(&path, || {
+        let mut f = e.finder();
+        move |n| f.row(n)
+    })
+    .map_err(pq_err(&path))?;
     let mut best: Vec<Option<MainActivity>> = vec![None; e.number.len()];
     for (i, m) in rows {
         best[i as usize] = Some(m);
@@ -304,64 +337,180 @@ const FILINGS_COLUMNS: [&str; 10] = [
 /// Reads the filings CSV (payment-risk.md "Filings input"): deposits dated after `snapshot` are
 /// not known yet and are left out. Numbers in any usual form (0200.065.765, 0200065765,
 /// BE0200065765).
+///
+/// The file is read in blocks cut at a newline outside quotes (an even number of `"` before it),
+/// parsed in parallel, and applied in file order, so the result is that of one sequential pass
+/// (a corrected deposit of the same fiscal year still wins by its position).
 pub fn filings(path: &Path, e: &Enterprises, snapshot: i32) -> Result<Filings> {
+    use std::io::Read;
     let fail = |msg: String| Error::Filings {
         path: path.to_path_buf(),
         msg,
     };
-    let f = std::fs::File::open(path).map_err(|x| fail(x.to_string()))?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(f);
-    let header = rdr.byte_headers().map_err(|x| fail(x.to_string()))?.clone();
-    let mut col = [0usize; 10];
-    for (k, name) in FILINGS_COLUMNS.iter().enumerate() {
-        col[k] = header
-            .iter()
-            .position(|h| h == name.as_bytes())
-            .ok_or_else(|| fail(format!("line 1: no column {name}")))?;
-    }
+    const BLOCK: u64 = 4 << 20;
+    let threads = rayon::current_num_threads().max(1);
+    let mut f = std::fs::File::open(path).map_err(|x| fail(x.to_string()))?;
     let mut out = Filings {
         slot: vec![u32::MAX; e.number.len()],
         years: Vec::new(),
         rejected: 0,
         unmatched: 0,
     };
+    let mut carry: Vec<u8> = Vec::new();
+    // The line number of the first line of the next block, and the columns once the header is read.
+    let (mut line, mut col): (u64, Option<[usize; 10]>) = (1, None);
+    let mut eof = false;
+    while !eof {
+        let mut wave: Vec<(u64, Vec<u8>)> = Vec::new();
+        while wave.len() < threads * 2 && !eof {
+            let mut buf = std::mem::take(&mut carry);
+            let got = (&mut f)
+                .take(BLOCK)
+                .read_to_end(&mut buf)
+                .map_err(|x| fail(x.to_string()))?;
+            eof = got == 0;
+            if !eof {
+                let cut = record_end(&buf);
+                carry = buf.split_off(cut);
+            }
+            if buf.is_empty() {
+                continue;
+            }
+            let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
+            wave.push((line, buf));
+            line += lines;
+        }
+        if col.is_none() {
+            let Some((first, buf)) = wave.first_mut() else {
+                break;
+            };
+            let (c, header_end) = filings_header(buf).map_err(fail)?;
+            buf.drain(..header_end);
+            *first += 1;
+            col = Some(c);
+        }
+        let Some(col) = col else { break };
+        let parsed: Vec<Block> = wave
+            .par_iter()
+            .map(|(first, buf)| parse_filings_block(buf, *first, &col, e, snapshot))
+            .collect::<std::result::Result<_, String>>()
+            .map_err(fail)?;
+        for b in parsed {
+            for (line, k, value, why) in b.rejects {
+                out.rejected += 1;
+                if out.rejected <= 20 {
+                    tracing::warn!(
+                        file = %path.display(),
+                        line,
+                        column = FILINGS_COLUMNS[k],
+                        value = %value,
+                        reason = why,
+                        "filings row skipped; fix it and run `bce score` again"
+                    );
+                }
+            }
+            out.unmatched += b.unmatched;
+            for (row, fy) in b.rows {
+                let slot = &mut out.slot[row as usize];
+                if *slot == u32::MAX {
+                    *slot = out.years.len() as u32;
+                    out.years.push([None, None]);
+                }
+                add(&mut out.years[*slot as usize], fy);
+            }
+        }
+    }
+    if col.is_none() {
+        return Err(fail("the file is empty".into()));
+    }
+    Ok(out)
+}
+
+/// Where the last whole record of `buf` ends: after its last newline with an even number of
+/// quotes before it (0 when there is none; the block then grows by the next read).
+fn record_end(buf: &[u8]) -> usize {
+    let mut quotes_after = 0;
+    let mut end = buf.len();
+    let total = memchr::memchr_iter(b'"', buf).count();
+    while let Some(nl) = memchr::memrchr(b'\n', &buf[..end]) {
+        quotes_after += memchr::memchr_iter(b'"', &buf[nl + 1..end]).count();
+        if (total - quotes_after).is_multiple_of(2) {
+            return nl + 1;
+        }
+        end = nl;
+    }
+    0
+}
+
+/// The positions of the ten columns in the header line, and where the header ends.
+fn filings_header(buf: &[u8]) -> std::result::Result<([usize; 10], usize), String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(buf);
+    let mut header = csv::ByteRecord::new();
+    if !rdr.read_byte_record(&mut header).map_err(|x| x.to_string())? {
+        return Err("the file is empty".into());
+    }
+    let mut col = [0usize; 10];
+    for (k, name) in FILINGS_COLUMNS.iter().enumerate() {
+        col[k] = header
+            .iter()
+            .position(|h| h == name.as_bytes())
+            .ok_or_else(|| format!("line 1: no column {name}"))?;
+    }
+    Ok((col, rdr.position().byte() as usize))
+}
+
+/// What one block of the filings file gave: (enterprise row, fiscal year) in file order, rows
+/// skipped (line, column, value, reason), rows of enterprises not in the snapshot.
+#[derive(Default)]
+struct Block {
+    rows: Vec<(u32, FiscalYear)>,
+    rejects: Vec<(u64, usize, String, &'static str)>,
+    unmatched: u64,
+}
+
+fn parse_filings_block(
+    buf: &[u8],
+    first_line: u64,
+    col: &[usize; 10],
+    e: &Enterprises,
+    snapshot: i32,
+) -> std::result::Result<Block, String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(buf);
+    let mut out = Block::default();
+    let mut finder = e.finder();
     let mut rec = csv::ByteRecord::new();
     loop {
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(x) => return Err(fail(x.to_string())),
-        }
-        let line = rec.position().map_or(0, |p| p.line());
-        let field = |k: usize| rec.get(col[k]).unwrap_or(b"");
-        let reject = |k: usize, why: &str, out: &mut Filings| {
-            out.rejected += 1;
-            if out.rejected <= 20 {
-                tracing::warn!(
-                    file = %path.display(),
-                    line,
-                    column = FILINGS_COLUMNS[k],
-                    value = %String::from_utf8_lossy(field(k)),
-                    reason = why,
-                    "filings row skipped; fix it and run `bce score` again"
-                );
+            Err(x) => {
+                let at = x.position().map_or(0, |p| p.line());
+                return Err(format!("line {}: {x}", first_line + at.saturating_sub(1)));
             }
+        }
+        let line = first_line + rec.position().map_or(1, |p| p.line()) - 1;
+        let field = |k: usize| rec.get(col[k]).unwrap_or(b"");
+        let mut reject = |k: usize, why: &'static str| {
+            let value = String::from_utf8_lossy(field(k)).into_owned();
+            out.rejects.push((line, k, value, why));
         };
         // The number in any form the VAT rules accept (spec/vat.md), without allocating.
         let Some(n) = crate::vat::check(&String::from_utf8_lossy(field(0))).digits else {
-            reject(0, "not an enterprise number", &mut out);
+            reject(0, "not an enterprise number");
             continue;
         };
         let Some(deposited) = date::parse_dmy(field(1)) else {
-            reject(1, "not a date dd-mm-yyyy", &mut out);
+            reject(1, "not a date dd-mm-yyyy");
             continue;
         };
         let Some(fye) = date::parse_dmy(field(2)) else {
-            reject(2, "not a date dd-mm-yyyy", &mut out);
+            reject(2, "not a date dd-mm-yyyy");
             continue;
         };
         let mut amounts = [None; 5];
@@ -389,33 +538,30 @@ pub fn filings(path: &Path, e: &Enterprises, snapshot: i32) -> Result<Filings> {
             }
         };
         if let Some(k) = bad {
-            reject(k, "not a number", &mut out);
+            reject(k, "not a number");
             continue;
         }
         if deposited > snapshot {
             continue;
         }
-        let Some(&row) = e.index.get(&n) else {
+        let Some(row) = finder.row(n) else {
             out.unmatched += 1;
             continue;
         };
-        let fy = FiscalYear {
-            fye,
-            deposited,
-            latest_deposit: deposited,
-            equity: amounts[0],
-            total_assets: amounts[1],
-            profit_loss: amounts[2],
-            employees,
-            current_assets: amounts[3],
-            short_term_debt: amounts[4],
-        };
-        let slot = &mut out.slot[row as usize];
-        if *slot == u32::MAX {
-            *slot = out.years.len() as u32;
-            out.years.push([None, None]);
-        }
-        add(&mut out.years[*slot as usize], fy);
+        out.rows.push((
+            row,
+            FiscalYear {
+                fye,
+                deposited,
+                latest_deposit: deposited,
+                equity: amounts[0],
+                total_assets: amounts[1],
+                profit_loss: amounts[2],
+                employees,
+                current_assets: amounts[3],
+                short_term_debt: amounts[4],
+            },
+        ));
     }
     Ok(out)
 }
@@ -582,6 +728,15 @@ pub fn events(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn filings_blocks_end_after_a_newline_outside_quotes() {
+        use super::record_end;
+        assert_eq!(record_end(b"a,b\nc,d\ne"), 8);
+        assert_eq!(record_end(b"a,\"b\nc\",d\ne,\"f\ng"), 10);
+        assert_eq!(record_end(b"a,\"b\nc"), 0);
+        assert_eq!(record_end(b"no newline"), 0);
+    }
+
     use super::*;
 
     fn fy(fye: i32, dep: i32, equity: i64) -> FiscalYear {
