@@ -59,11 +59,31 @@ impl std::fmt::Debug for Code {
 }
 
 /// One MAIN activity row's NACE version, activity group and code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MainActivity {
     pub version: Code,
     pub group: Code,
     pub code: Code,
+}
+
+/// One multiply-rotate pass over the six words of the three codes (the dictionary of distinct
+/// main activities is looked up once per entity: SipHash over 48 bytes was a measurable share of
+/// the activity table's ingest).
+impl std::hash::Hash for MainActivity {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut h = 0u64;
+        for c in [&self.version, &self.group, &self.code] {
+            let (a, b) = c.bytes.split_at(8);
+            let lo = u64::from_le_bytes(a.try_into().unwrap_or([0; 8]));
+            let mut hi = [0u8; 8];
+            hi[..7].copy_from_slice(b);
+            hi[7] = c.len;
+            for w in [lo, u64::from_le_bytes(hi)] {
+                h = (h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+            }
+        }
+        state.write_u64(h);
+    }
 }
 
 impl MainActivity {
@@ -95,7 +115,7 @@ impl MainActivity {
 #[derive(Default)]
 pub struct MainActivities {
     dict: Vec<MainActivity>,
-    ids: HashMap<MainActivity, u32>,
+    ids: HashMap<MainActivity, u32, std::hash::BuildHasherDefault<crate::kbo::number::NumberHasher>>,
     runs: Vec<(u64, u32)>,
     current: Option<(u64, MainActivity)>,
 }
