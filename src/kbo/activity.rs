@@ -115,7 +115,8 @@ impl MainActivity {
 #[derive(Default)]
 pub struct MainActivities {
     dict: Vec<MainActivity>,
-    ids: HashMap<MainActivity, u32, std::hash::BuildHasherDefault<crate::kbo::number::NumberHasher>>,
+    ids:
+        HashMap<MainActivity, u32, std::hash::BuildHasherDefault<crate::kbo::number::NumberHasher>>,
     runs: Vec<(u64, u32)>,
     current: Option<(u64, MainActivity)>,
 }

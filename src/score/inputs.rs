@@ -449,7 +449,10 @@ fn filings_header(buf: &[u8]) -> std::result::Result<([usize; 10], usize), Strin
         .flexible(true)
         .from_reader(buf);
     let mut header = csv::ByteRecord::new();
-    if !rdr.read_byte_record(&mut header).map_err(|x| x.to_string())? {
+    if !rdr
+        .read_byte_record(&mut header)
+        .map_err(|x| x.to_string())?
+    {
         return Err("the file is empty".into());
     }
     let mut col = [0usize; 10];
