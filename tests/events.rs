@@ -6,17 +6,6 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 
-fn bce_run(extract: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
-    let mut args = vec![
-        "run",
-        extract.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    run(&args)
-}
-
 fn ok(r: (i32, String, String)) -> String {
     assert_eq!(r.0, 0, "{}\n{}", r.1, r.2);
     r.1
@@ -40,20 +29,10 @@ fn events(dir: &Path, n: u32) -> Vec<Vec<String>> {
 }
 
 /// The snapshot tables, and the derived main activities (kept up to date by the Update path).
-const TABLES: [&str; 8] = [
-    "enterprise",
-    "establishment",
-    "branch",
-    "denomination",
-    "address",
-    "contact",
-    "activity",
-    "main_activity",
-];
-
-#[test]
-fn the_compared_tables_are_the_snapshot_tables() {
-    assert_eq!(TABLES[..7], bce::warehouse::SNAPSHOT_TABLES);
+fn tables() -> impl Iterator<Item = &'static str> {
+    bce::warehouse::SNAPSHOT_TABLES
+        .into_iter()
+        .chain(["main_activity"])
 }
 
 /// Rows in one snapshot table and not in the other (both ways, as multisets).
@@ -105,19 +84,19 @@ fn updates_applied_in_order_equal_the_fulls_with_the_same_events() {
     // The Update path with small row groups: most of them hold no touched row and are copied as
     // they are; the Full path with the default ones. The snapshots must still hold the same rows.
     let small = ["--row-group-rows", "500"];
-    ok(bce_run(&zip(147, "Full"), &by_update, &small));
-    ok(bce_run(&zip(147, "Full"), &by_full, &[]));
+    ok(run_extract(&zip(147, "Full"), &by_update, &small));
+    ok(run_extract(&zip(147, "Full"), &by_full, &[]));
     let mut types = std::collections::BTreeSet::new();
     for n in 148..=150 {
         let args = [&filings_arg[..], &small[..]].concat();
-        let out = ok(bce_run(&zip(n, "Update"), &by_update, &args));
+        let out = ok(run_extract(&zip(n, "Update"), &by_update, &args));
         assert!(out.contains(&format!("extract {n} (update")), "{out}");
         assert!(
             out.contains(&format!("events since snapshot {}", n - 1)),
             "{out}"
         );
-        ok(bce_run(&zip(n, "Full"), &by_full, &filings_arg));
-        for t in TABLES {
+        ok(run_extract(&zip(n, "Full"), &by_full, &filings_arg));
+        for t in tables() {
             let d = snapshot_difference(
                 &by_update.join(format!("snapshots/{n}")),
                 &by_full.join(format!("snapshots/{n}")),
@@ -200,7 +179,7 @@ fn updates_applied_in_order_equal_the_fulls_with_the_same_events() {
 
     // A re-run gives the same ids.
     let before = events(&by_update, 150);
-    ok(bce_run(
+    ok(run_extract(
         &zip(150, "Update"),
         &by_update,
         &["--force", "--filings", filings.to_str().unwrap()],
@@ -209,7 +188,7 @@ fn updates_applied_in_order_equal_the_fulls_with_the_same_events() {
 
     // JSON lines export: one object per event, data as an object.
     let jsonl = tmp.path().join("events.jsonl");
-    ok(bce_run(
+    ok(run_extract(
         &zip(150, "Full"),
         &by_full,
         &[
@@ -256,8 +235,8 @@ fn a_snapshot_diffed_with_itself_gives_no_events() {
     }
     std::fs::write(again.join("meta.csv"), meta_csv(148, "12-10-2025", "full")).unwrap();
     let out = tmp.path().join("w");
-    ok(bce_run(&full, &out, &[]));
-    let summary = ok(bce_run(&again, &out, &[]));
+    ok(run_extract(&full, &out, &[]));
+    let summary = ok(run_extract(&again, &out, &[]));
     assert!(
         summary.contains("events since snapshot 147: 0"),
         "{summary}"
@@ -282,7 +261,7 @@ fn updates_out_of_order_or_without_a_base_are_refused() {
     let paths: Vec<PathBuf> = stdout.lines().map(PathBuf::from).collect();
     let out = tmp.path().join("w");
     // No snapshot yet: say to run the Full extract first.
-    let (code, _, stderr) = bce_run(&paths[1], &out, &[]);
+    let (code, _, stderr) = run_extract(&paths[1], &out, &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("Update 148")
@@ -290,9 +269,9 @@ fn updates_out_of_order_or_without_a_base_are_refused() {
             && stderr.contains("Full"),
         "{stderr}"
     );
-    ok(bce_run(&paths[0], &out, &[]));
+    ok(run_extract(&paths[0], &out, &[]));
     // A gap: Update 149 on snapshot 147.
-    let (code, _, stderr) = bce_run(&paths[3], &out, &[]);
+    let (code, _, stderr) = run_extract(&paths[3], &out, &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("apply Updates 148–148 first")
@@ -308,8 +287,8 @@ fn updates_out_of_order_or_without_a_base_are_refused() {
         "147"
     );
     // In order it works.
-    ok(bce_run(&paths[1], &out, &[]));
-    ok(bce_run(&paths[3], &out, &[]));
+    ok(run_extract(&paths[1], &out, &[]));
+    ok(run_extract(&paths[3], &out, &[]));
     assert_eq!(
         query_one(
             &out.join("warehouse.duckdb"),
@@ -520,23 +499,23 @@ fn one_event_of_each_kind_on_both_paths() {
     let f = ["--filings", filings.to_str().unwrap()];
     let (via_update, via_full) = (tmp.path().join("u"), tmp.path().join("f"));
     let full1 = write_folder(&tmp.path().join("full1"), &full_1(&w));
-    ok(bce_run(&full1, &via_update, &f));
-    ok(bce_run(&full1, &via_full, &f));
+    ok(run_extract(&full1, &via_update, &f));
+    ok(run_extract(&full1, &via_full, &f));
     assert!(
         events(&via_full, 1).is_empty(),
         "no events without a previous snapshot"
     );
-    ok(bce_run(
+    ok(run_extract(
         &write_folder(&tmp.path().join("upd2"), &update_2(&w)),
         &via_update,
         &f,
     ));
-    ok(bce_run(
+    ok(run_extract(
         &write_folder(&tmp.path().join("full2"), &full_2(&w)),
         &via_full,
         &f,
     ));
-    for t in TABLES {
+    for t in tables() {
         assert_eq!(
             snapshot_difference(
                 &via_update.join("snapshots/2"),

@@ -50,12 +50,7 @@ fn truncated_and_corrupt_zips_exit_2_and_publish_nothing() {
 
     let truncated = tmp.path().join("KboOpenData_0147_2025_10_12_Full.zip");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let (code, _, stderr) = run(&[
-        "run",
-        truncated.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = run_extract(&truncated, &out, &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("truncated or corrupt") && stderr.contains("KboOpenData_0147"),
@@ -71,12 +66,7 @@ fn truncated_and_corrupt_zips_exit_2_and_publish_nothing() {
     }
     let corrupt = tmp.path().join("corrupt.zip");
     std::fs::write(&corrupt, &damaged).unwrap();
-    let (code, _, stderr) = run(&[
-        "run",
-        corrupt.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = run_extract(&corrupt, &out, &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("corrupt"), "{stderr}");
     assert_eq!(published_number(&out), "146");
@@ -117,12 +107,7 @@ fn a_missing_required_column_names_the_file_and_the_column() {
         let text = String::from_utf8(f.1.clone()).unwrap();
         f.1 = text.replacen("\"StartDate\"", "\"Begin\"", 1).into_bytes();
     });
-    let (code, _, stderr) = run(&[
-        "run",
-        extract.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = run_extract(&extract, &out, &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("establishment.csv") && stderr.contains("\"StartDate\" is missing"),
@@ -138,23 +123,13 @@ fn a_missing_file_exits_2() {
     let extract = small_extract(tmp.path(), |files| {
         files.retain(|(n, _)| n != "contact.csv")
     });
-    let (code, _, stderr) = run(&[
-        "run",
-        extract.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = run_extract(&extract, &out, &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("contact.csv is missing"), "{stderr}");
     let no_meta = small_extract(&tmp.path().join("2"), |files| {
         files.retain(|(n, _)| n != "meta.csv")
     });
-    let (code, _, stderr) = run(&[
-        "run",
-        no_meta.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = run_extract(&no_meta, &out, &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("meta.csv is missing"), "{stderr}");
     let (code, _, stderr) = run(&[
@@ -187,12 +162,7 @@ fn rejects_above_the_threshold_exit_1_publish_nothing_and_keep_the_rejects() {
         }
         f.1 = (lines.join("\n") + "\n").into_bytes();
     });
-    let (code, stdout, stderr) = run(&[
-        "run",
-        extract.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) = run_extract(&extract, &out, &[]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(
         stdout.contains("enterprise.csv: 2 of") && stdout.contains("--max-rejects"),
@@ -208,14 +178,7 @@ fn rejects_above_the_threshold_exit_1_publish_nothing_and_keep_the_rejects() {
     assert_eq!(kept.len(), 1);
     assert!(kept[0].join("rejects.parquet").is_file() && kept[0].join("manifest.json").is_file());
     // A looser threshold lets the same extract through, the rejects in the warehouse.
-    let (code, _, stderr) = run(&[
-        "run",
-        extract.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--max-rejects",
-        "0.1",
-    ]);
+    let (code, _, stderr) = run_extract(&extract, &out, &["--max-rejects", "0.1"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(published_number(&out), "147");
     assert_eq!(
@@ -240,13 +203,7 @@ fn the_same_extract_twice_is_a_no_op_unless_forced_and_dry_run_publishes_nothing
     let tmp = tempfile::tempdir().unwrap();
     let zip = generate(&tmp.path().join("g"), 200, 147, "11-10-2025");
     let out = tmp.path().join("w");
-    let (code, _, _) = run(&[
-        "run",
-        zip.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--dry-run",
-    ]);
+    let (code, _, _) = run_extract(&zip, &out, &["--dry-run"]);
     assert_eq!(code, 0);
     assert!(!out.join("warehouse.duckdb").exists() && !out.join("snapshots/147").exists());
 
@@ -266,13 +223,7 @@ fn the_same_extract_twice_is_a_no_op_unless_forced_and_dry_run_publishes_nothing
             .unwrap(),
         before
     );
-    let (code, stdout, _) = run(&[
-        "run",
-        zip.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--force",
-    ]);
+    let (code, stdout, _) = run_extract(&zip, &out, &["--force"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("published"), "{stdout}");
     let db = out.join("warehouse.duckdb");
@@ -309,12 +260,7 @@ fn an_update_extract_missing_its_files_names_the_file_and_publishes_nothing() {
         let f = files.iter_mut().find(|(n, _)| n == "meta.csv").unwrap();
         f.1 = meta_csv(147, "11-10-2025", "update").into_bytes();
     });
-    let (code, _, stderr) = run(&[
-        "run",
-        extract.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = run_extract(&extract, &out, &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("enterprise_insert.csv is missing"),
@@ -385,13 +331,7 @@ fn killing_a_run_at_any_moment_leaves_the_published_warehouse_intact() {
         assert_eq!(count, expected, "after {delay_ms} ms");
     }
     // A run after the kills succeeds and cleans the debris.
-    let (code, _, stderr) = run(&[
-        "run",
-        next.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--force",
-    ]);
+    let (code, _, stderr) = run_extract(&next, &out, &["--force"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(published_number(&out), "147");
     let debris: Vec<_> = std::fs::read_dir(&out)

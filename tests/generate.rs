@@ -25,14 +25,7 @@ fn a_generated_extract_ingests_with_zero_rejects_and_real_proportions() {
         "KboOpenData_0147_2025_10_12_Full.zip"
     );
     let out = tmp.path().join("w");
-    let (code, _, stderr) = run(&[
-        "run",
-        zip.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--max-rejects",
-        "0",
-    ]);
+    let (code, _, stderr) = run_extract(&zip, &out, &["--max-rejects", "0"]);
     assert_eq!(code, 0, "{stderr}");
     let db = out.join("warehouse.duckdb");
     assert_eq!(query_one(&db, "SELECT count(*) FROM rejects"), "0");
@@ -489,14 +482,7 @@ fn every_generated_day_ingests_with_zero_rejects() {
     let out = tmp.path().join("w");
     let last = paths.last().unwrap();
     assert!(last.to_str().unwrap().ends_with("_Full.zip"));
-    let (code, _, stderr) = run(&[
-        "run",
-        last.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--max-rejects",
-        "0",
-    ]);
+    let (code, _, stderr) = run_extract(last, &out, &["--max-rejects", "0"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         query_one(

@@ -247,14 +247,7 @@ fn quirks_from_a_folder_and_from_a_zip_give_the_same_exact_warehouse() {
     let files = quirks();
     let folder = write_folder(&tmp.path().join("extract"), &files);
     let out = tmp.path().join("wf");
-    let (code, stdout, stderr) = run(&[
-        "run",
-        folder.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--max-rejects",
-        "1",
-    ]);
+    let (code, stdout, stderr) = run_extract(&folder, &out, &["--max-rejects", "1"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
         stderr.contains("unknown extra column ignored") && stderr.contains("Foo"),
@@ -301,14 +294,7 @@ fn quirks_from_a_folder_and_from_a_zip_give_the_same_exact_warehouse() {
         &files,
     );
     let outz = tmp.path().join("wz");
-    let (code, _, stderr) = run(&[
-        "run",
-        zip.to_str().unwrap(),
-        "--out",
-        outz.to_str().unwrap(),
-        "--max-rejects",
-        "1",
-    ]);
+    let (code, _, stderr) = run_extract(&zip, &outz, &["--max-rejects", "1"]);
     assert_eq!(code, 0, "{stderr}");
     assert_quirks_warehouse(&outz.join("warehouse.duckdb"));
     let reject_files = query(
@@ -333,16 +319,8 @@ fn quirks_from_a_folder_and_from_a_zip_give_the_same_exact_warehouse() {
 
     // Native tables: the same contents in a self-contained file.
     let outt = tmp.path().join("wt");
-    let (code, _, stderr) = run(&[
-        "run",
-        zip.to_str().unwrap(),
-        "--out",
-        outt.to_str().unwrap(),
-        "--max-rejects",
-        "1",
-        "--storage",
-        "tables",
-    ]);
+    let (code, _, stderr) =
+        run_extract(&zip, &outt, &["--max-rejects", "1", "--storage", "tables"]);
     assert_eq!(code, 0, "{stderr}");
     let copy = tmp.path().join("copied.duckdb");
     std::fs::copy(outt.join("warehouse.duckdb"), &copy).unwrap();
@@ -355,14 +333,7 @@ fn reference_tables_have_four_languages_and_say_when_they_fall_back() {
     let tmp = tempfile::tempdir().unwrap();
     let folder = write_folder(&tmp.path().join("e"), &quirks());
     let out = tmp.path().join("w");
-    let (code, _, stderr) = run(&[
-        "run",
-        folder.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--max-rejects",
-        "1",
-    ]);
+    let (code, _, stderr) = run_extract(&folder, &out, &["--max-rejects", "1"]);
     assert_eq!(code, 0, "{stderr}");
     let db = out.join("warehouse.duckdb");
     // code as delivered: all 21,500 rows of the real code.csv, the leading-space label kept.
@@ -419,14 +390,7 @@ fn a_snapshot_without_main_activities_gets_them_when_loaded() {
         &quirks(),
     );
     let out = tmp.path().join("w");
-    let (code, _, stderr) = run(&[
-        "run",
-        zip.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--max-rejects",
-        "1",
-    ]);
+    let (code, _, stderr) = run_extract(&zip, &out, &["--max-rejects", "1"]);
     assert_eq!(code, 0, "{stderr}");
     let file = out.join("snapshots/147/main_activity.parquet");
     let written = std::fs::read(&file).unwrap();

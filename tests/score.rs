@@ -90,14 +90,7 @@ fn act_row(n: &str, code: &str) -> String {
 
 /// `bce run EXTRACT --out OUT --filings FILINGS`: (exit code, stdout, stderr).
 fn run_with_filings(x: &Path, out: &Path, filings: &Path) -> (i32, String, String) {
-    run(&[
-        "run",
-        x.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--filings",
-        filings.to_str().unwrap(),
-    ])
+    run_extract(x, out, &["--filings", filings.to_str().unwrap()])
 }
 
 const FILINGS_H: &str = "\"EnterpriseNumber\",\"DepositDate\",\"FiscalYearEnd\",\"Model\",\"Equity\",\"TotalAssets\",\"ProfitLoss\",\"Employees\",\"CurrentAssets\",\"ShortTermDebt\"\n";

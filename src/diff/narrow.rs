@@ -197,17 +197,11 @@ fn extract(
     let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
         let keys = pq::strings(&batch, &key_name)
             .map_err(duckdb::arrow::error::ArrowError::ComputeError)?;
-        let mut last: (&str, bool) = ("", false);
+        let mut numbers = number::RunParser::default();
         Ok((0..batch.num_rows())
             .map(|i| {
-                let s = keys.get(i).unwrap_or("");
-                if s != last.0 {
-                    last = (
-                        s,
-                        number::parse(s.as_bytes(), None).is_ok_and(|k| changed.contains(k)),
-                    );
-                }
-                Some(last.1)
+                let k = numbers.parse(keys.get(i).unwrap_or(""));
+                Some(k.is_some_and(|k| changed.contains(k)))
             })
             .collect::<BooleanArray>())
     });

@@ -25,22 +25,13 @@ pub fn observe(acc: &mut MainActivities, b: &RecordBatch) -> Result<(), String> 
     let ver = pq::strings(b, "nace_version")?;
     let grp = pq::strings(b, "activity_group")?;
     let code = pq::strings(b, "nace_code")?;
-    let mut last: Option<(&str, Option<u64>)> = None;
+    let mut numbers = number::RunParser::default();
     for i in 0..b.num_rows() {
         let c = class.get(i).unwrap_or("");
         if c != "MAIN" {
             continue;
         }
-        let Some(s) = ent.get(i) else { continue };
-        let n = match last {
-            Some((l, n)) if l == s => n,
-            _ => {
-                let n = number::parse(s.as_bytes(), None).ok();
-                last = Some((s, n));
-                n
-            }
-        };
-        if let Some(n) = n {
+        if let Some(n) = ent.get(i).and_then(|s| numbers.parse(s)) {
             acc.observe(
                 n,
                 c,

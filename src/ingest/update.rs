@@ -21,10 +21,6 @@ use crate::parquet_io::{read as pq, write_with_schema};
 use crate::progress::Progress;
 use duckdb::arrow::array::{BooleanArray, BooleanBufferBuilder};
 use duckdb::arrow::compute::filter_record_batch;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
-};
-use parquet::file::metadata::PageIndexPolicy;
 use rayon::prelude::*;
 use std::path::Path;
 
@@ -223,13 +219,9 @@ fn rewrite(
     let base_err = pq_err(&base_f);
     let key_col = def.key();
     let owner_col = pass.cascade_from.map(|_| "enterprise_number");
-    let base = std::fs::File::open(&base_f).map_err(|e| base_err(e.to_string()))?;
-    let meta = ArrowReaderMetadata::load(
-        &base,
-        ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
-    )
-    .map_err(|e| base_err(e.to_string()))?;
-    let schema = meta.schema().clone();
+    // Page indexes too: copied row groups carry theirs over.
+    let base = pq::Opened::open_with_page_index(&base_f).map_err(&base_err)?;
+    let schema = base.metadata().schema().clone();
     let fh = std::fs::File::create(&out_f).map_err(|e| err(e.to_string()))?;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut w = ParallelWriter::new(
@@ -241,25 +233,17 @@ fn rewrite(
     )
     .map_err(|e| err(e.to_string()))?;
     let mut a = Applied::default();
-    // Child rows come grouped by entity: parse each distinct number once.
-    let mut last: (String, Option<u64>) = (String::new(), None);
-    let mut parse = |s: &str| -> Option<u64> {
-        if s != last.0 {
-            last = (s.to_string(), number::parse(s.as_bytes(), None).ok());
-        }
-        last.1
-    };
-    let groups = meta.metadata().num_row_groups();
+    let mut numbers = number::RunParser::default();
+    let groups = base.row_groups();
     // Which row groups hold a row to remove or to compare, from their key (and owner) columns
     // alone, read in parallel; the others are copied as they are.
-    let opened = pq::Opened::open(&base_f).map_err(&base_err)?;
     let scan: Vec<Scanned> = (0..groups)
         .into_par_iter()
-        .map(|g| scan_group(&opened, g, key_col, owner_col, pass, survivors.is_some()))
+        .map(|g| scan_group(&base, g, key_col, owner_col, pass, survivors.is_some()))
         .collect::<Result<_>>()?;
     let mut copied = 0usize;
     for (g, scanned) in scan.into_iter().enumerate() {
-        let rows = meta.metadata().row_group(g).num_rows().max(0) as u64;
+        let rows = base.row_group_rows(g);
         let small_tail = g + 1 == groups && (rows as usize) < opts.row_group_rows / 2;
         if !scanned.hit && !small_tail {
             if let Some(s) = survivors.as_mut() {
@@ -271,21 +255,20 @@ fn rewrite(
             a.written += rows;
             w.copy_row_group(RawRowGroup {
                 path: base_f.clone(),
-                meta: meta.metadata().clone(),
+                meta: base.metadata().metadata().clone(),
                 index: g,
             })
             .map_err(|e| err(e.to_string()))?;
             copied += 1;
             continue;
         }
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
-            base.try_clone().map_err(|e| base_err(e.to_string()))?,
-            meta.clone(),
-        )
-        .with_row_groups(vec![g])
-        .with_batch_size(65_536)
-        .build()
-        .map_err(|e| base_err(e.to_string()))?;
+        let reader = base
+            .builder()
+            .map_err(&base_err)?
+            .with_row_groups(vec![g])
+            .with_batch_size(65_536)
+            .build()
+            .map_err(|e| base_err(e.to_string()))?;
         for batch in reader {
             let batch = batch.map_err(|e| base_err(e.to_string()))?;
             let keys = pq::strings(&batch, key_col).map_err(&base_err)?;
@@ -299,7 +282,7 @@ fn rewrite(
                 BooleanBufferBuilder::new(batch.num_rows()),
             );
             for i in 0..batch.num_rows() {
-                let k = keys.get(i).and_then(&mut parse);
+                let k = keys.get(i).and_then(|s| numbers.parse(s));
                 let o = owners.as_ref().and_then(|o| {
                     o.get(i)
                         .and_then(|s| number::parse(s.as_bytes(), None).ok())
@@ -394,7 +377,7 @@ fn scan_group(
     let path = file.path();
     let batches = file.read(&cols, &[], Some(vec![g])).map_err(pq_err(path))?;
     let mut keys = Vec::new();
-    let mut last: Option<(&str, Option<u64>)> = None;
+    let mut numbers = number::RunParser::default();
     for b in &batches {
         let kc = pq::strings(b, key_col).map_err(pq_err(path))?;
         let oc = match owner_col {
@@ -403,14 +386,7 @@ fn scan_group(
         };
         for i in 0..b.num_rows() {
             let Some(s) = kc.get(i) else { continue };
-            let k = match last {
-                Some((l, k)) if l == s => k,
-                _ => {
-                    let k = number::parse(s.as_bytes(), None).ok();
-                    last = Some((s, k));
-                    k
-                }
-            };
+            let k = numbers.parse(s);
             // An unreadable key cannot be matched: the row group is rewritten, as before.
             let Some(k) = k else {
                 return Ok(Scanned {

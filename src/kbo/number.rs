@@ -156,6 +156,25 @@ mod tests {
     }
 }
 
+/// Parses the entity numbers of rows that come grouped by entity (the register lists child rows
+/// so): each run of the same text is parsed once. Any kind of number, as [`parse`] with `None`.
+#[derive(Default)]
+pub struct RunParser {
+    last: Vec<u8>,
+    value: Option<u64>,
+}
+
+impl RunParser {
+    pub fn parse(&mut self, s: &str) -> Option<u64> {
+        if self.last != s.as_bytes() {
+            self.last.clear();
+            self.last.extend_from_slice(s.as_bytes());
+            self.value = parse(s.as_bytes(), None).ok();
+        }
+        self.value
+    }
+}
+
 /// A fast hasher for entity numbers (already well spread integers).
 #[derive(Default)]
 pub struct NumberHasher(u64);

@@ -152,12 +152,16 @@ impl ParallelWriter {
             .as_ref()
             .is_some_and(|r| r.send((seq, Ok(Ready::Raw(rg)))).is_ok());
         if !sent {
-            return Err(self
-                .join()
-                .err()
-                .unwrap_or_else(|| ParquetError::General("the Parquet writer stopped".into())));
+            return Err(self.stopped());
         }
         Ok(())
+    }
+
+    /// Why a job could not be sent: the writer stopped, and its error says why.
+    fn stopped(&mut self) -> ParquetError {
+        self.join()
+            .err()
+            .unwrap_or_else(|| ParquetError::General("the Parquet writer stopped".into()))
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -173,11 +177,7 @@ impl ParallelWriter {
             .map(|j| j.send(job).is_ok())
             .unwrap_or(false);
         if !sent {
-            // The writer stopped: its error says why.
-            return Err(self
-                .join()
-                .err()
-                .unwrap_or_else(|| ParquetError::General("the Parquet writer stopped".into())));
+            return Err(self.stopped());
         }
         Ok(())
     }

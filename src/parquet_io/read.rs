@@ -8,6 +8,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::PageIndexPolicy;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -38,21 +39,6 @@ pub fn read(
     Opened::open(path)?.read(columns, &[], row_groups)
 }
 
-/// As [`read`], with the text columns `dict` read as dictionaries (keys into their distinct
-/// values: code columns are dictionary-encoded in the file, so no string is materialised).
-pub fn read_dict(
-    path: &Path,
-    columns: &[&str],
-    dict: &[&str],
-    row_groups: Option<Vec<usize>>,
-) -> Result<Vec<RecordBatch>, String> {
-    Opened::open(path)?.read(columns, dict, row_groups)
-}
-
-pub fn row_group_count(path: &Path) -> Result<usize, String> {
-    Ok(Opened::open(path)?.row_groups())
-}
-
 /// A Parquet file whose footer was parsed once, for readers of one row group at a time (a footer
 /// grows with the row groups: parsing it per group would cost groups² in all).
 #[derive(Clone)]
@@ -63,8 +49,21 @@ pub struct Opened {
 
 impl Opened {
     pub fn open(path: &Path) -> Result<Opened, String> {
+        Opened::load(path, ArrowReaderOptions::new())
+    }
+
+    /// As [`Opened::open`], with the page indexes where the file has them (for a raw copy of its
+    /// row groups).
+    pub fn open_with_page_index(path: &Path) -> Result<Opened, String> {
+        Opened::load(
+            path,
+            ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
+        )
+    }
+
+    fn load(path: &Path, options: ArrowReaderOptions) -> Result<Opened, String> {
         let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new())
+        let meta = ArrowReaderMetadata::load(&f, options)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(Opened {
             path: path.to_path_buf(),

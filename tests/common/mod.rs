@@ -24,6 +24,18 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `bce run EXTRACT --out OUT [extra…]`: (exit code, stdout, stderr).
+pub fn run_extract(extract: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "run",
+        extract.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    run(&args)
+}
+
 pub fn code_csv() -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/code.csv"))
         .expect("data/code.csv")
