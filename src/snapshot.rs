@@ -3,10 +3,10 @@
 //! view): one row per entity with a MAIN activity, in number order — entity_number, nace_version,
 //! nace_code, activity_group — chosen by the rule of [`kbo::activity`](crate::kbo::activity).
 
-use crate::kbo::activity::MainActivity;
+use crate::kbo::activity::{MainActivity, Sorted};
 use crate::kbo::number;
 use crate::parquet_io::read::{self as pq, Opened};
-use crate::parquet_io::write_with_schema;
+use crate::parquet_io::write_stream;
 use duckdb::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
@@ -24,49 +24,51 @@ fn schema() -> SchemaRef {
     ]))
 }
 
-/// Writes the rows (in number order) to `path`.
-pub fn write_main_activity(path: &Path, rows: &[(u64, MainActivity)]) -> Result<(), String> {
-    let mut batches = Vec::new();
-    for chunk in rows.chunks(1 << 16) {
-        let n = chunk.len();
-        let mut e = StringBuilder::with_capacity(n, n * 13);
-        let (mut v, mut c, mut g) = (
-            StringBuilder::with_capacity(n, n * 4),
-            StringBuilder::with_capacity(n, n * 7),
-            StringBuilder::with_capacity(n, n * 3),
-        );
-        for (num, m) in chunk {
-            e.append_value(number::display(*num));
-            for (b, x) in [(&mut v, m.version), (&mut c, m.code), (&mut g, m.group)] {
-                if x.as_str().is_empty() {
-                    b.append_null();
-                } else {
-                    b.append_value(x.as_str());
-                }
+/// Writes the main activities (in number order) to `path`, 64 k rows at a time.
+pub fn write_main_activity(path: &Path, rows: &Sorted) -> Result<(), String> {
+    let mut it = rows.iter().peekable();
+    let batches = std::iter::from_fn(|| {
+        it.peek()?;
+        let chunk: Vec<(u64, MainActivity)> = it.by_ref().take(1 << 16).collect();
+        Some(batch(&chunk))
+    });
+    write_stream(path, schema(), batches)
+}
+
+fn batch(chunk: &[(u64, MainActivity)]) -> Result<RecordBatch, String> {
+    let n = chunk.len();
+    let mut e = StringBuilder::with_capacity(n, n * 13);
+    let (mut v, mut c, mut g) = (
+        StringBuilder::with_capacity(n, n * 4),
+        StringBuilder::with_capacity(n, n * 7),
+        StringBuilder::with_capacity(n, n * 3),
+    );
+    for (num, m) in chunk {
+        e.append_value(number::display(*num));
+        for (b, x) in [(&mut v, m.version), (&mut c, m.code), (&mut g, m.group)] {
+            if x.as_str().is_empty() {
+                b.append_null();
+            } else {
+                b.append_value(x.as_str());
             }
         }
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(e.finish()),
-            Arc::new(v.finish()),
-            Arc::new(c.finish()),
-            Arc::new(g.finish()),
-        ];
-        batches.push(RecordBatch::try_new(schema(), cols).map_err(|e| e.to_string())?);
     }
-    write_with_schema(path, schema(), &batches)
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(e.finish()),
+        Arc::new(v.finish()),
+        Arc::new(c.finish()),
+        Arc::new(g.finish()),
+    ];
+    RecordBatch::try_new(schema(), cols).map_err(|e| e.to_string())
 }
 
-/// Reads `main_activity.parquet`: (entity, main activity), in number order.
-pub fn read_main_activity(path: &Path) -> Result<Vec<(u64, MainActivity)>, String> {
-    read_main_activity_of(path, || Some)
-}
-
-/// The rows of `main_activity.parquet` whose entity a picker maps to something (say, an index),
-/// with it, in the file's order; row groups in parallel, each with a picker of its own.
-pub fn read_main_activity_of<K: Send, P: FnMut(u64) -> Option<K>>(
+/// Folds the rows of `main_activity.parquet` (entity, main activity), row groups in parallel:
+/// one accumulator per row group, from `init`, returned in file order.
+pub fn fold_main_activity<A: Send>(
     path: &Path,
-    picker: impl Fn() -> P + Sync,
-) -> Result<Vec<(K, MainActivity)>, String> {
+    init: impl Fn() -> A + Sync,
+    f: impl Fn(&mut A, u64, MainActivity) + Sync,
+) -> Result<Vec<A>, String> {
     let file = Opened::open(path)?;
     let cols = [
         "entity_number",
@@ -74,11 +76,10 @@ pub fn read_main_activity_of<K: Send, P: FnMut(u64) -> Option<K>>(
         "nace_code",
         "activity_group",
     ];
-    let parts: Vec<Vec<(K, MainActivity)>> = (0..file.row_groups())
+    (0..file.row_groups())
         .into_par_iter()
-        .map(|g| -> Result<_, String> {
-            let mut out = Vec::new();
-            let mut pick = picker();
+        .map(|g| -> Result<A, String> {
+            let mut acc = init();
             for b in file.read(&cols, &["nace_version", "activity_group"], Some(vec![g]))? {
                 let e = pq::strings(&b, "entity_number")?;
                 let v = pq::strings(&b, "nace_version")?;
@@ -91,19 +92,15 @@ pub fn read_main_activity_of<K: Send, P: FnMut(u64) -> Option<K>>(
                     else {
                         return Err(format!("{}: row {i}: not an entity number", path.display()));
                     };
-                    let Some(k) = pick(n) else { continue };
-                    out.push((
-                        k,
-                        MainActivity::new(
-                            v.get(i).unwrap_or(""),
-                            gr.get(i).unwrap_or(""),
-                            c.get(i).unwrap_or(""),
-                        ),
-                    ));
+                    let m = MainActivity::new(
+                        v.get(i).unwrap_or(""),
+                        gr.get(i).unwrap_or(""),
+                        c.get(i).unwrap_or(""),
+                    );
+                    f(&mut acc, n, m);
                 }
             }
-            Ok(out)
+            Ok(acc)
         })
-        .collect::<Result<_, String>>()?;
-    Ok(parts.into_iter().flatten().collect())
+        .collect()
 }

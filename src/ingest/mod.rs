@@ -555,9 +555,7 @@ fn consume(
     .map_err(pq)?;
     let mut typer = typing::Typer::new(def, &binding, file, meta.extract_number);
     // A Full extract's activity rows also give each entity's main activity.
-    if def.name == "activity" && file == "activity.csv" {
-        typer = typer.with_main_activities();
-    }
+    let main = (def.name == "activity" && file == "activity.csv").then(derived::Background::spawn);
     // The table's own keys, for duplicates (enterprise, establishment, branch).
     let mut own = def.unique_key.then(KeySet::new);
     let mut done = None;
@@ -570,6 +568,9 @@ fn consume(
                         path: out.to_path_buf(),
                         msg: e.to_string(),
                     })?;
+                if let Some(m) = &main {
+                    m.observe(&batch);
+                }
                 writer.write(batch).map_err(pq)?;
                 let _ = recycle.try_send(records);
             }
@@ -593,9 +594,10 @@ fn consume(
         });
     };
     let meta_out = writer.close().map_err(pq)?;
-    if let Some(acc) = typer.take_main_activities() {
+    if let Some(m) = main {
         let path = out.with_file_name(derived::MAIN_ACTIVITY);
-        crate::snapshot::write_main_activity(&path, &acc.into_sorted())
+        m.finish()
+            .and_then(|rows| crate::snapshot::write_main_activity(&path, &rows))
             .map_err(|msg| Error::Parquet { path, msg })?;
     }
     let (stats, rejects) = typer.finish();

@@ -3,7 +3,6 @@
 
 use super::keys::KeySet;
 use super::rejects::{raw_text, Reject};
-use crate::kbo::activity::MainActivities;
 use crate::kbo::number::{EntityKind, NumberError};
 use crate::kbo::{self, number, Binding, ColType, TableDef};
 use duckdb::arrow::array::{ArrayRef, Date32Builder, StringBuilder};
@@ -53,9 +52,6 @@ pub struct Typer<'a> {
     stats: Stats,
     pub last_line: u64,
     last: Option<LastEntity>,
-    /// For a Full extract's activity rows: the columns (classification, nace_version,
-    /// activity_group, nace_code) and each entity's main activity.
-    main: Option<([usize; 4], MainActivities)>,
 }
 
 /// The last entity number parsed, as it was written, and what it gave.
@@ -95,28 +91,7 @@ impl<'a> Typer<'a> {
             },
             last_line: 0,
             last: None,
-            main: None,
         }
-    }
-
-    /// Also derives each entity's main activity from the rows written (activity table only:
-    /// column 0 is the entity number).
-    pub fn with_main_activities(mut self) -> Self {
-        let col = |name: &str| self.def.columns.iter().position(|c| c.name == name);
-        if let (Some(a), Some(b), Some(c), Some(d)) = (
-            col("classification"),
-            col("nace_version"),
-            col("activity_group"),
-            col("nace_code"),
-        ) {
-            self.main = Some(([a, b, c, d], MainActivities::new()));
-        }
-        self
-    }
-
-    /// The main activities derived (see [`Typer::with_main_activities`]).
-    pub fn take_main_activities(&mut self) -> Option<MainActivities> {
-        self.main.take().map(|(_, m)| m)
     }
 
     /// Parses an entity number, remembering the last one: child tables list ~10 rows per entity in
@@ -284,19 +259,6 @@ impl<'a> Typer<'a> {
             }
             self.stats.orphans += orphan as u64;
             self.stats.written += 1;
-            if let Some((cols, acc)) = self.main.as_mut() {
-                let text = |i: usize| match vals[i] {
-                    Val::Str(s) => s,
-                    _ => "",
-                };
-                acc.observe(
-                    key,
-                    text(cols[0]),
-                    text(cols[1]),
-                    text(cols[2]),
-                    text(cols[3]),
-                );
-            }
             for (b, v) in builders.iter_mut().zip(&vals) {
                 match (b, *v) {
                     (Builder::Str(b), Val::Str(s)) => b.append_value(s),

@@ -156,6 +156,21 @@ impl MainActivities {
         self.current = Some((entity, MainActivity::new(version, group, code)));
     }
 
+    /// An entity's main activity as already chosen (a row of `main_activity.parquet`).
+    pub fn add(&mut self, entity: u64, m: MainActivity) {
+        match &mut self.current {
+            Some((e, best)) if *e == entity => {
+                if m.better_than(best) {
+                    *best = m;
+                }
+            }
+            _ => {
+                self.settle();
+                self.current = Some((entity, m));
+            }
+        }
+    }
+
     /// Puts the current entity onto the list.
     fn settle(&mut self) {
         if let Some((e, m)) = self.current.take() {
@@ -184,24 +199,45 @@ impl MainActivities {
     }
 
     /// Every entity's main activity, in number order.
-    pub fn into_sorted(mut self) -> Vec<(u64, MainActivity)> {
+    pub fn into_sorted(mut self) -> Sorted {
         self.settle();
-        let dict = &self.dict;
+        let dict = self.dict;
         // Stable: an entity's runs stay in the order they came; the best of them wins.
         self.runs.sort_by_key(|(e, _)| *e);
-        let mut out: Vec<(u64, MainActivity)> = Vec::with_capacity(self.runs.len());
-        for (e, id) in &self.runs {
-            let m = dict[*id as usize];
-            match out.last_mut() {
-                Some((le, lm)) if le == e => {
-                    if m.better_than(lm) {
-                        *lm = m;
+        let mut rows: Vec<(u64, u32)> = Vec::with_capacity(self.runs.len());
+        for (e, id) in self.runs {
+            match rows.last_mut() {
+                Some((le, lid)) if *le == e => {
+                    if dict[id as usize].better_than(&dict[*lid as usize]) {
+                        *lid = id;
                     }
                 }
-                _ => out.push((*e, m)),
+                _ => rows.push((e, id)),
             }
         }
-        out
+        Sorted { dict, rows }
+    }
+}
+
+/// Main activities by entity, in number order, 16 bytes an entity (an id into the distinct ones).
+pub struct Sorted {
+    dict: Vec<MainActivity>,
+    rows: Vec<(u64, u32)>,
+}
+
+impl Sorted {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u64, MainActivity)> + '_ {
+        self.rows
+            .iter()
+            .map(|(e, id)| (*e, self.dict[*id as usize]))
     }
 }
 
@@ -218,7 +254,7 @@ mod tests {
         m.observe(1, "MAIN", "2025", "001", "4711002");
         m.observe(1, "SECO", "2025", "001", "0000001");
         m.observe(2, "SECO", "2025", "001", "0000001");
-        let v = m.into_sorted();
+        let v: Vec<_> = m.into_sorted().iter().collect();
         assert_eq!(v, vec![(1, MainActivity::new("2025", "001", "4711002"))]);
     }
 
@@ -259,7 +295,7 @@ mod tests {
                 b.observe(r.0, r.1, r.2, r.3, r.4);
             }
             a.merge(b);
-            prop_assert_eq!(a.into_sorted(), expected);
+            prop_assert_eq!(a.into_sorted().iter().collect::<Vec<_>>(), expected);
         }
     }
 }

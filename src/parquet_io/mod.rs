@@ -26,6 +26,15 @@ pub fn write_with_schema(
     schema: SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<(), String> {
+    write_stream(path, schema, batches.iter().cloned().map(Ok))
+}
+
+/// As [`write_with_schema`], the batches made one at a time (only one is in memory).
+pub fn write_stream(
+    path: &Path,
+    schema: SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch, String>>,
+) -> Result<(), String> {
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_created_by(format!("bce {}", env!("CARGO_PKG_VERSION")))
@@ -33,7 +42,7 @@ pub fn write_with_schema(
     let fh = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut w = ArrowWriter::try_new(fh, schema, Some(props)).map_err(|e| e.to_string())?;
     for b in batches {
-        w.write(b).map_err(|e| e.to_string())?;
+        w.write(&b?).map_err(|e| e.to_string())?;
     }
     w.close().map_err(|e| e.to_string())?;
     Ok(())

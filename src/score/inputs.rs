@@ -180,13 +180,18 @@ pub fn establishment_counts(snapshot: &Path, e: &Enterprises) -> Result<Vec<u32>
 /// at ingest; crate::snapshot).
 pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Vec<Option<MainActivity>>> {
     let path = snapshot.join(crate::snapshot::MAIN_ACTIVITY);
-    let rows = crate::snapshot::read_main_activity_of(&path, || {
-        let mut f = e.finder();
-        move |n| f.row(n)
-    })
+    let parts = crate::snapshot::fold_main_activity(
+        &path,
+        || (e.finder(), Vec::new()),
+        |(finder, rows), n, m| {
+            if let Some(i) = finder.row(n) {
+                rows.push((i, m));
+            }
+        },
+    )
     .map_err(pq_err(&path))?;
     let mut best: Vec<Option<MainActivity>> = vec![None; e.number.len()];
-    for (i, m) in rows {
+    for (i, m) in parts.into_iter().flat_map(|(_, rows)| rows) {
         best[i as usize] = Some(m);
     }
     Ok(best)
