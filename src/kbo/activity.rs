@@ -239,6 +239,33 @@ impl Sorted {
             .iter()
             .map(|(e, id)| (*e, self.dict[*id as usize]))
     }
+
+    /// By a dense key (the rows were keyed 0..n, say a table's rows): 4 bytes a key; keys from
+    /// `n` on are left out.
+    pub fn into_dense(self, n: usize) -> Dense {
+        let mut ids = vec![u32::MAX; n];
+        for (k, id) in self.rows {
+            if let Some(slot) = ids.get_mut(k as usize) {
+                *slot = id;
+            }
+        }
+        Dense {
+            dict: self.dict,
+            ids,
+        }
+    }
+}
+
+/// Main activities by a dense key (see [`Sorted::into_dense`]).
+pub struct Dense {
+    dict: Vec<MainActivity>,
+    ids: Vec<u32>,
+}
+
+impl Dense {
+    pub fn get(&self, k: usize) -> Option<&MainActivity> {
+        self.dict.get(*self.ids.get(k)? as usize)
+    }
 }
 
 #[cfg(test)]

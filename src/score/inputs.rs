@@ -18,7 +18,7 @@ pub use crate::kbo::number::NumberMap;
 
 const EVENTS_SQL: &str = include_str!("../../pipelines/score_events.sql");
 
-pub use crate::kbo::activity::{Code, MainActivity};
+pub use crate::kbo::activity::{Code, Dense, MainActivities, MainActivity};
 
 /// The snapshot's enterprise rows.
 pub struct Enterprises {
@@ -178,23 +178,23 @@ pub fn establishment_counts(snapshot: &Path, e: &Enterprises) -> Result<Vec<u32>
 
 /// Main activity per enterprise row, from the snapshot's `main_activity.parquet` (derived once
 /// at ingest; crate::snapshot).
-pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Vec<Option<MainActivity>>> {
+pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Dense> {
     let path = snapshot.join(crate::snapshot::MAIN_ACTIVITY);
     let parts = crate::snapshot::fold_main_activity(
         &path,
-        || (e.finder(), Vec::new()),
-        |(finder, rows), n, m| {
-            if let Some(i) = finder.row(n) {
-                rows.push((i, m));
+        || (e.finder(), MainActivities::new()),
+        |(finder, acc), n, m| {
+            if let Some(row) = finder.row(n) {
+                acc.add(row as u64, m);
             }
         },
     )
     .map_err(pq_err(&path))?;
-    let mut best: Vec<Option<MainActivity>> = vec![None; e.number.len()];
-    for (i, m) in parts.into_iter().flat_map(|(_, rows)| rows) {
-        best[i as usize] = Some(m);
+    let mut all = MainActivities::new();
+    for (_, acc) in parts {
+        all.merge(acc);
     }
-    Ok(best)
+    Ok(all.into_sorted().into_dense(e.number.len()))
 }
 
 /// The sector of a NACE division: its section, the section's English label, its points.

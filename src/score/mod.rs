@@ -29,7 +29,7 @@ use duckdb::arrow::array::{
 };
 use duckdb::arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use duckdb::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
-use inputs::{Accounts, Enterprises, EventFeatures, MainActivity, Sections, Stopped};
+use inputs::{Accounts, Dense, Enterprises, EventFeatures, Sections, Stopped};
 use model::{points, threshold, Situation};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -111,7 +111,7 @@ pub struct Scored {
 struct Features {
     e: Enterprises,
     establishments: Vec<u32>,
-    main: Vec<Option<MainActivity>>,
+    main: Dense,
     sections: Sections,
     filings: Option<inputs::Filings>,
     events: inputs::NumberMap<EventFeatures>,
@@ -573,7 +573,7 @@ fn score_one(i: usize, f: &Features, has_filings: bool) -> Scored {
             }
         }
     }
-    if let Some(a) = &f.main[i] {
+    if let Some(a) = f.main.get(i) {
         if let Some(sec) = f
             .sections
             .of(a.version_number(), a.code.as_str())
