@@ -264,7 +264,18 @@ pub struct Dense {
 
 impl Dense {
     pub fn get(&self, k: usize) -> Option<&MainActivity> {
-        self.dict.get(*self.ids.get(k)? as usize)
+        self.dict.get(self.id(k)?)
+    }
+
+    /// Key `k`'s id into [`Dense::dict`], if it has a main activity.
+    pub fn id(&self, k: usize) -> Option<usize> {
+        let id = *self.ids.get(k)?;
+        (id != u32::MAX).then_some(id as usize)
+    }
+
+    /// The distinct main activities.
+    pub fn dict(&self) -> &[MainActivity] {
+        &self.dict
     }
 }
 

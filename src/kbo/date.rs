@@ -85,8 +85,35 @@ pub fn format_dmy(days: i32) -> String {
 
 /// `yyyy-mm-dd` of a day number (ISO 8601).
 pub fn format_iso(days: i32) -> String {
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    Iso(days).to_string()
+}
+
+/// A day number shown as `yyyy-mm-dd`, written without allocating (evidence texts of the
+/// score hold millions of dates).
+#[derive(Debug, Clone, Copy)]
+pub struct Iso(pub i32);
+
+impl std::fmt::Display for Iso {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (y, m, d) = civil_from_days(self.0);
+        if !(0..=9999).contains(&y) {
+            return write!(f, "{y:04}-{m:02}-{d:02}");
+        }
+        let (y, m, d) = (y as u32, m, d);
+        let b = [
+            b'0' + (y / 1000) as u8,
+            b'0' + (y / 100 % 10) as u8,
+            b'0' + (y / 10 % 10) as u8,
+            b'0' + (y % 10) as u8,
+            b'-',
+            b'0' + (m / 10) as u8,
+            b'0' + (m % 10) as u8,
+            b'-',
+            b'0' + (d / 10) as u8,
+            b'0' + (d % 10) as u8,
+        ];
+        f.write_str(std::str::from_utf8(&b).unwrap_or(""))
+    }
 }
 
 /// `yyyy-mm-ddThh:mm:ssZ` of unix seconds.
@@ -123,6 +150,13 @@ mod tests {
         #[test]
         fn format_then_parse_round_trips(days in -25_000i32..60_000) {
             prop_assert_eq!(parse_dmy(format_dmy(days).as_bytes()), Some(days));
+        }
+
+        /// The allocation-free ISO form is the formatted one.
+        #[test]
+        fn iso_is_the_padded_civil_date(days in -800_000i32..3_000_000) {
+            let (y, m, d) = civil_from_days(days);
+            prop_assert_eq!(Iso(days).to_string(), format!("{y:04}-{m:02}-{d:02}"));
         }
     }
 }

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-pub use crate::kbo::number::NumberMap;
+pub use crate::kbo::number::{NumberMap, RowIndex};
 
 const EVENTS_SQL: &str = include_str!("../../pipelines/score_events.sql");
 
@@ -27,37 +27,8 @@ pub struct Enterprises {
     pub natural_person: Vec<bool>,
     pub form: Vec<Code>,
     pub start: Vec<Option<i32>>,
-    pub index: NumberMap<u32>,
-}
-
-impl Enterprises {
-    /// A lookup of enterprise rows by number for one pass over an input.
-    pub fn finder(&self) -> Finder<'_> {
-        Finder { e: self, next: 0 }
-    }
-}
-
-/// Rows by enterprise number. Inputs in number order (main_activity.parquet, filings grouped by
-/// enterprise) walk the enterprise table, itself in number order in the register: the row after
-/// the last one found is tried first, and only a miss costs a hash lookup.
-pub struct Finder<'a> {
-    e: &'a Enterprises,
-    next: usize,
-}
-
-impl Finder<'_> {
-    pub fn row(&mut self, n: u64) -> Option<u32> {
-        let nums = &self.e.number;
-        for at in [self.next.wrapping_sub(1), self.next] {
-            if nums.get(at) == Some(&n) {
-                self.next = at + 1;
-                return Some(at as u32);
-            }
-        }
-        let row = self.e.index.get(&n).copied()?;
-        self.next = row as usize + 1;
-        Some(row)
-    }
+    /// Rows by enterprise number.
+    pub index: RowIndex,
 }
 
 fn pq_err(path: &Path) -> impl Fn(String) -> Error + '_ {
@@ -142,7 +113,7 @@ pub fn enterprises(snapshot: &Path) -> Result<Enterprises> {
         natural_person: Vec::with_capacity(n),
         form: Vec::with_capacity(n),
         start: Vec::with_capacity(n),
-        index: NumberMap::with_capacity_and_hasher(n, Default::default()),
+        index: RowIndex::new(&[]),
     };
     for p in parts {
         e.number.extend(p.0);
@@ -151,9 +122,7 @@ pub fn enterprises(snapshot: &Path) -> Result<Enterprises> {
         e.form.extend(p.3);
         e.start.extend(p.4);
     }
-    for (i, k) in e.number.iter().enumerate() {
-        e.index.insert(*k, i as u32);
-    }
+    e.index = RowIndex::new(&e.number);
     Ok(e)
 }
 
@@ -167,9 +136,9 @@ pub fn establishment_counts(snapshot: &Path, e: &Enterprises) -> Result<Vec<u32>
             if let Some(k) = c
                 .get(i)
                 .and_then(|s| number::parse(s.as_bytes(), None).ok())
-                .and_then(|k| e.index.get(&k))
+                .and_then(|k| e.index.get(k))
             {
-                counts[*k as usize] += 1;
+                counts[k as usize] += 1;
             }
         }
     }
@@ -180,18 +149,14 @@ pub fn establishment_counts(snapshot: &Path, e: &Enterprises) -> Result<Vec<u32>
 /// at ingest; crate::snapshot).
 pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Dense> {
     let path = snapshot.join(crate::snapshot::MAIN_ACTIVITY);
-    let parts = crate::snapshot::fold_main_activity(
-        &path,
-        || (e.finder(), MainActivities::new()),
-        |(finder, acc), n, m| {
-            if let Some(row) = finder.row(n) {
-                acc.add(row as u64, m);
-            }
-        },
-    )
+    let parts = crate::snapshot::fold_main_activity(&path, MainActivities::new, |acc, n, m| {
+        if let Some(row) = e.index.get(n) {
+            acc.add(row as u64, m);
+        }
+    })
     .map_err(pq_err(&path))?;
     let mut all = MainActivities::new();
-    for (_, acc) in parts {
+    for acc in parts {
         all.merge(acc);
     }
     Ok(all.into_sorted().into_dense(e.number.len()))
@@ -200,6 +165,8 @@ pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Dense> {
 /// The sector of a NACE division: its section, the section's English label, its points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sector {
+    /// The reason code, `SECTOR_<section>`.
+    pub code: String,
     pub section: String,
     pub label: String,
     pub points: i32,
@@ -282,6 +249,7 @@ pub fn sections(reference: &Path) -> Result<Sections> {
             .map_or(0, |x| x.2);
         if let Some(x) = v.get_mut(slot) {
             *x = Some(Sector {
+                code: format!("SECTOR_{section}"),
                 label: label
                     .get(&(version, section.clone()))
                     .cloned()
@@ -491,7 +459,6 @@ fn parse_filings_block(
         .flexible(true)
         .from_reader(buf);
     let mut out = Block::default();
-    let mut finder = e.finder();
     let mut rec = csv::ByteRecord::new();
     loop {
         match rdr.read_byte_record(&mut rec) {
@@ -508,8 +475,12 @@ fn parse_filings_block(
             let value = String::from_utf8_lossy(field(k)).into_owned();
             out.rejects.push((line, k, value, why));
         };
-        // The number in any form the VAT rules accept (spec/vat.md), without allocating.
-        let Some(n) = crate::vat::check(&String::from_utf8_lossy(field(0))).digits else {
+        // The number in the register's display form, else in any form the VAT rules accept
+        // (spec/vat.md).
+        let n = number::parse(field(0), Some(number::EntityKind::Enterprise))
+            .ok()
+            .or_else(|| crate::vat::check(&String::from_utf8_lossy(field(0))).digits);
+        let Some(n) = n else {
             reject(0, "not an enterprise number");
             continue;
         };
@@ -552,7 +523,7 @@ fn parse_filings_block(
         if deposited > snapshot {
             continue;
         }
-        let Some(row) = finder.row(n) else {
+        let Some(row) = e.index.get(n) else {
             out.unmatched += 1;
             continue;
         };
@@ -721,7 +692,7 @@ pub fn events(
         let Ok(k) = number::parse(n.as_bytes(), None) else {
             continue;
         };
-        if !e.index.contains_key(&k) {
+        if !e.index.contains(k) {
             stopped.push(Stopped {
                 number: k,
                 display: n,

@@ -22,14 +22,15 @@ pub mod model;
 pub use explain::{explain, render, Explained};
 pub use model::{JS_CLASSES, MODEL_VERSION};
 
-use crate::kbo::{date, forms, number};
+use crate::kbo::date::{self, Iso};
+use crate::kbo::{forms, number};
 use crate::parquet_io::parallel::ParallelWriter;
 use duckdb::arrow::array::{
     ArrayBuilder, ArrayRef, Int32Builder, ListArray, RecordBatch, StringBuilder, StructArray,
 };
 use duckdb::arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use duckdb::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
-use inputs::{Accounts, Dense, Enterprises, EventFeatures, Sections, Stopped};
+use inputs::{Accounts, Dense, Enterprises, EventFeatures, Stopped};
 use model::{points, threshold, Situation};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -83,28 +84,70 @@ pub struct Report {
     pub filings_unmatched: u64,
 }
 
-/// One reason: a code of [`model::RULES`] (or `SECTOR_<section>`), its points, its evidence.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reason {
-    pub code: String,
-    pub points: i32,
-    pub evidence: String,
+/// One reason of a row being scored: a code of [`model::RULES`] (or a sector's
+/// `SECTOR_<section>`), its points, and where its evidence is in [`Reasons::text`].
+#[derive(Debug, Clone, Copy)]
+struct Reason<'a> {
+    code: &'a str,
+    points: i32,
+    evidence: (u32, u32),
 }
 
-fn reason(code: &str, points: i32, evidence: String) -> Reason {
-    Reason {
-        code: code.to_string(),
-        points,
-        evidence,
+/// The reasons of one row while it is scored. Codes are borrowed and the evidence is written
+/// into one text buffer that the next row reuses: no allocation per reason (2 M enterprises have
+/// 4.3 M reasons).
+#[derive(Default)]
+struct Reasons<'a> {
+    text: String,
+    list: Vec<Reason<'a>>,
+}
+
+impl<'a> Reasons<'a> {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.list.clear();
+    }
+
+    fn push(&mut self, code: &'a str, points: i32, evidence: std::fmt::Arguments) {
+        use std::fmt::Write;
+        let start = self.text.len() as u32;
+        // Writing into a String cannot fail.
+        let _ = self.text.write_fmt(evidence);
+        self.list.push(Reason {
+            code,
+            points,
+            evidence: (start, self.text.len() as u32),
+        });
+    }
+
+    /// The points of the reasons pushed since there were `from` of them.
+    fn sum_from(&self, from: usize) -> i32 {
+        self.list[from..].iter().map(|r| r.points).sum()
+    }
+
+    fn evidence(&self, r: &Reason) -> &str {
+        self.text
+            .get(r.evidence.0 as usize..r.evidence.1 as usize)
+            .unwrap_or("")
+    }
+
+    /// Highest points first, then by code (a row has each code once, so the order is total).
+    fn sort(&mut self) {
+        self.list
+            .sort_unstable_by(|a, b| b.points.cmp(&a.points).then_with(|| a.code.cmp(b.code)));
     }
 }
 
-/// One scored row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Scored {
-    pub score: i32,
-    pub data_completeness: &'static str,
-    pub reasons: Vec<Reason>,
+/// An optional extract number as text, empty when there is none.
+struct OrEmpty(Option<i32>);
+
+impl std::fmt::Display for OrEmpty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(v) => write!(f, "{v}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Everything the model reads, by enterprise row.
@@ -112,7 +155,8 @@ struct Features {
     e: Enterprises,
     establishments: Vec<u32>,
     main: Dense,
-    sections: Sections,
+    /// The sector of each distinct main activity (by its id in `main`).
+    sector: Vec<Option<inputs::Sector>>,
     filings: Option<inputs::Filings>,
     events: inputs::NumberMap<EventFeatures>,
     stopped: Vec<Stopped>,
@@ -167,11 +211,18 @@ pub fn score(inputs: &Inputs, out: &Path, memory_limit: &str) -> Result<Report> 
         },
     );
     let (establishments, sections, filings, events, stopped) = rest?;
+    let main = main?;
+    // The sector of each distinct main activity, found once (a few thousand, not 2 M).
+    let sector = main
+        .dict()
+        .iter()
+        .map(|a| sections.of(a.version_number(), a.code.as_str()).cloned())
+        .collect();
     let f = Features {
-        main: main?,
+        main,
+        sector,
         e,
         establishments,
-        sections,
         filings,
         events,
         stopped,
@@ -234,7 +285,7 @@ pub fn score(inputs: &Inputs, out: &Path, memory_limit: &str) -> Result<Report> 
     };
     const CHUNK: usize = 1 << 15;
     for window in order.chunks(CHUNK * 2) {
-        let batches: Vec<(RecordBatch, Report)> = window
+        let batches: Vec<(RecordBatch, Tally)> = window
             .par_chunks(CHUNK)
             .map(|rows| batch(rows, &f, inputs.filings.is_some(), &schema))
             .collect::<Result<_>>()?;
@@ -242,10 +293,10 @@ pub fn score(inputs: &Inputs, out: &Path, memory_limit: &str) -> Result<Report> 
             report.rows += r.rows;
             report.stopped += r.stopped;
             for (k, v) in r.categories {
-                *report.categories.entry(k).or_default() += v;
+                *report.categories.entry(k.to_string()).or_default() += v;
             }
             for (k, v) in r.completeness {
-                *report.completeness.entry(k).or_default() += v;
+                *report.completeness.entry(k.to_string()).or_default() += v;
             }
             writer.write(b).map_err(err)?;
         }
@@ -287,13 +338,22 @@ fn reason_type() -> DataType {
     DataType::Struct(reason_fields())
 }
 
+/// Rows per category and per data_completeness of one batch.
+#[derive(Default)]
+struct Tally {
+    rows: u64,
+    stopped: u64,
+    categories: BTreeMap<&'static str, u64>,
+    completeness: BTreeMap<&'static str, u64>,
+}
+
 /// Scores a chunk of rows into one record batch.
 fn batch(
     rows: &[Src],
     f: &Features,
     has_filings: bool,
     schema: &SchemaRef,
-) -> Result<(RecordBatch, Report)> {
+) -> Result<(RecordBatch, Tally)> {
     let n = rows.len();
     let mut number = StringBuilder::with_capacity(n, n * 12);
     let mut score = Int32Builder::with_capacity(n);
@@ -308,33 +368,37 @@ fn batch(
     );
     let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
     offsets.push(0);
-    let mut report = Report::default();
+    let mut tally = Tally::default();
+    let mut r = Reasons::default();
     for src in rows {
-        let (display, s) = match *src {
-            Src::Enterprise(i) => (number::display(f.e.number[i]), score_one(i, f, has_filings)),
+        r.clear();
+        let shown;
+        let (display, (s, complete)) = match *src {
+            Src::Enterprise(i) => {
+                shown = number::Shown::of(f.e.number[i]);
+                (shown.as_str(), score_one(i, f, has_filings, &mut r))
+            }
             Src::Stopped(j) => {
-                report.stopped += 1;
-                (f.stopped[j].display.clone(), score_stopped(&f.stopped[j]))
+                tally.stopped += 1;
+                let st = &f.stopped[j];
+                (st.display.as_str(), score_stopped(st, &mut r))
             }
         };
-        let cat = model::category(s.score);
-        number.append_value(&display);
-        score.append_value(s.score);
+        let cat = model::category(s);
+        number.append_value(display);
+        score.append_value(s);
         category.append_value(cat);
         version.append_value(MODEL_VERSION);
-        completeness.append_value(s.data_completeness);
-        for r in &s.reasons {
-            codes.append_value(&r.code);
-            pts.append_value(r.points);
-            evidence.append_value(&r.evidence);
+        completeness.append_value(complete);
+        for x in &r.list {
+            codes.append_value(x.code);
+            pts.append_value(x.points);
+            evidence.append_value(r.evidence(x));
         }
         offsets.push(pts.len() as i32);
-        report.rows += 1;
-        *report.categories.entry(cat.to_string()).or_default() += 1;
-        *report
-            .completeness
-            .entry(s.data_completeness.to_string())
-            .or_default() += 1;
+        tally.rows += 1;
+        *tally.categories.entry(cat).or_default() += 1;
+        *tally.completeness.entry(complete).or_default() += 1;
     }
     let cols: Vec<ArrayRef> = vec![
         Arc::new(number.finish()),
@@ -361,37 +425,33 @@ fn batch(
         path: PathBuf::new(),
         msg: e.to_string(),
     })?;
-    Ok((b, report))
+    Ok((b, tally))
 }
 
-fn score_stopped(s: &Stopped) -> Scored {
+/// An enterprise that left the register: the KBO_STOPPED floor. Returns (score, completeness).
+fn score_stopped(s: &Stopped, r: &mut Reasons) -> (i32, &'static str) {
     let p = const { points("KBO_STOPPED") };
-    Scored {
-        score: p,
-        data_completeness: "register_only",
-        reasons: vec![reason(
-            "KBO_STOPPED",
-            p,
-            format!(
-                "left the active register in extract {} (snapshot {}); juridical situation then {}",
-                s.extract_number,
-                s.snapshot_date,
-                s.juridical_situation.as_deref().unwrap_or("unknown")
-            ),
-        )],
-    }
+    r.push(
+        "KBO_STOPPED",
+        p,
+        format_args!(
+            "left the active register in extract {} (snapshot {}); juridical situation then {}",
+            s.extract_number,
+            s.snapshot_date,
+            s.juridical_situation.as_deref().unwrap_or("unknown")
+        ),
+    );
+    (p, "register_only")
 }
 
-fn iso(d: i32) -> String {
-    date::format_iso(d)
-}
-
-fn sum(r: &[Reason]) -> i32 {
-    r.iter().map(|r| r.points).sum()
-}
-
-/// The model for one enterprise (spec/payment-risk.md "Floors" and "Points").
-fn score_one(i: usize, f: &Features, has_filings: bool) -> Scored {
+/// The model for one enterprise (spec/payment-risk.md "Floors" and "Points"): its reasons go
+/// into `r`, sorted; returns (score, data_completeness).
+fn score_one<'a>(
+    i: usize,
+    f: &'a Features,
+    has_filings: bool,
+    r: &mut Reasons<'a>,
+) -> (i32, &'static str) {
     let e = &f.e;
     let snap = f.snapshot;
     let accounts: Option<&Accounts> = f.filings.as_ref().and_then(|x| x.of(i));
@@ -406,7 +466,6 @@ fn score_one(i: usize, f: &Features, has_filings: bool) -> Scored {
     // Filing: fiscal years end on the month of the latest deposit (31 December when there is
     // none); the latest due one is the newest whose due date has passed; a fiscal year is due
     // only if it ends in a year after the start year (the first fiscal year).
-    let mut filing = Vec::new();
     if must_file && has_filings {
         let month = y1.map_or(12, |y| date::civil_from_days(y.fye).1);
         let (sy, _, _) = date::civil_from_days(snap);
@@ -424,27 +483,27 @@ fn score_one(i: usize, f: &Features, has_filings: bool) -> Scored {
         let (due_latest, due_previous) = (is_due(due_fye), is_due(prev_fye));
         let (has_latest, has_previous) = (covered(due_fye), covered(prev_fye));
         if due_latest && !has_latest && due_previous && !has_previous {
-            filing.push(reason(
+            r.push(
                 "ACC_MISSING_2Y",
                 const { points("ACC_MISSING_2Y") },
-                format!(
+                format_args!(
                     "no accounts deposited for the fiscal years ending {} and {} (due {} and {})",
-                    iso(prev_fye),
-                    iso(due_fye),
-                    iso(due(prev_fye)),
-                    iso(due(due_fye))
+                    Iso(prev_fye),
+                    Iso(due_fye),
+                    Iso(due(prev_fye)),
+                    Iso(due(due_fye))
                 ),
-            ));
+            );
         } else if due_latest && !has_latest {
-            filing.push(reason(
+            r.push(
                 "ACC_MISSING",
                 const { points("ACC_MISSING") },
-                format!(
+                format_args!(
                     "no accounts deposited for the fiscal year ending {} (due {})",
-                    iso(due_fye),
-                    iso(due(due_fye))
+                    Iso(due_fye),
+                    Iso(due(due_fye))
                 ),
-            ));
+            );
         } else if let Some(y) = y1 {
             let late = (y.deposited - due(y.fye)) as i64;
             let code = if late > model::VERY_LATE_DAYS {
@@ -455,41 +514,41 @@ fn score_one(i: usize, f: &Features, has_filings: bool) -> Scored {
                 None
             };
             if let Some((code, p)) = code {
-                filing.push(reason(
+                r.push(
                     code,
                     p,
-                    format!(
+                    format_args!(
                         "accounts for the fiscal year ending {} deposited on {}, {late} days after the due date",
-                        iso(y.fye),
-                        iso(y.deposited)
+                        Iso(y.fye),
+                        Iso(y.deposited)
                     ),
-                ));
+                );
             }
         }
     }
 
     // Financials, from the latest deposit.
-    let mut fin = Vec::new();
+    let fin_from = r.list.len();
     if let Some(y) = y1 {
-        let ending = iso(y.fye);
+        let ending = Iso(y.fye);
         if let Some(eq) = y.equity {
             if (eq as f64) < const { threshold("FIN_NEGATIVE_EQUITY") } {
-                fin.push(reason(
+                r.push(
                     "FIN_NEGATIVE_EQUITY",
                     const { points("FIN_NEGATIVE_EQUITY") },
-                    format!("equity {eq} EUR (fiscal year ending {ending})"),
-                ));
+                    format_args!("equity {eq} EUR (fiscal year ending {ending})"),
+                );
             } else if let Some(ta) = y.total_assets.filter(|t| *t > 0) {
                 let ratio = eq as f64 / ta as f64;
                 if ratio < const { threshold("FIN_LOW_SOLVENCY") } {
-                    fin.push(reason(
+                    r.push(
                         "FIN_LOW_SOLVENCY",
                         const { points("FIN_LOW_SOLVENCY") },
-                        format!(
+                        format_args!(
                             "equity / total assets {:.1} % ({eq} / {ta} EUR, fiscal year ending {ending})",
                             100.0 * ratio
                         ),
-                    ));
+                    );
                 }
             }
         }
@@ -497,167 +556,172 @@ fn score_one(i: usize, f: &Features, has_filings: bool) -> Scored {
             .profit_loss
             .filter(|p| (*p as f64) < const { threshold("FIN_LOSS") })
         {
-            fin.push(reason(
+            r.push(
                 "FIN_LOSS",
                 const { points("FIN_LOSS") },
-                format!("loss of {} EUR (fiscal year ending {ending})", -pl),
-            ));
+                format_args!("loss of {} EUR (fiscal year ending {ending})", -pl),
+            );
             if let Some((pl2, fye2)) = y2
                 .and_then(|y| y.profit_loss.map(|p| (p, y.fye)))
                 .filter(|(p, _)| (*p as f64) < const { threshold("FIN_LOSS_2Y") })
             {
-                fin.push(reason(
+                r.push(
                     "FIN_LOSS_2Y",
                     const { points("FIN_LOSS_2Y") },
-                    format!(
+                    format_args!(
                         "loss of {} EUR in the fiscal year before too (ending {})",
                         -pl2,
-                        iso(fye2)
+                        Iso(fye2)
                     ),
-                ));
+                );
             }
         }
         if let (Some(ca), Some(sd)) = (y.current_assets, y.short_term_debt.filter(|d| *d > 0)) {
             let ratio = ca as f64 / sd as f64;
             if ratio < const { threshold("FIN_LOW_LIQUIDITY") } {
-                fin.push(reason(
+                r.push(
                     "FIN_LOW_LIQUIDITY",
                     const { points("FIN_LOW_LIQUIDITY") },
-                    format!(
+                    format_args!(
                         "current assets / short-term debt {ratio:.2} ({ca} / {sd} EUR, fiscal year ending {ending})"
                     ),
-                ));
+                );
             }
         }
     }
+    let fin_sum = r.sum_from(fin_from);
 
     // Profile: age, size, sector.
-    let mut profile = Vec::new();
     if let Some(s) = start {
         let age = (snap - s) as f64 / 365.25;
         if let Some((code, p, _)) = model::AGES.iter().find(|a| age < a.2) {
-            profile.push(reason(
+            r.push(
                 code,
                 *p,
-                format!(
+                format_args!(
                     "started on {}, {age:.1} years before the snapshot of {}",
-                    iso(s),
-                    iso(snap)
+                    Iso(s),
+                    Iso(snap)
                 ),
-            ));
+            );
         }
     }
+    let no_employees = ("SIZE_NO_EMPLOYEES", const { points("SIZE_NO_EMPLOYEES") });
     match y1.and_then(|y| y.employees.filter(|x| *x != 0.0).map(|x| (x, y.fye))) {
-        None => profile.push(reason(
-            "SIZE_NO_EMPLOYEES",
-            const { points("SIZE_NO_EMPLOYEES") },
-            match y1 {
-                None => "no annual accounts, so no employee count".to_string(),
-                Some(y) if y.employees.is_none() => format!(
+        None => match y1 {
+            None => r.push(
+                no_employees.0,
+                no_employees.1,
+                format_args!("no annual accounts, so no employee count"),
+            ),
+            Some(y) if y.employees.is_none() => r.push(
+                no_employees.0,
+                no_employees.1,
+                format_args!(
                     "no employee count in the accounts of the fiscal year ending {}",
-                    iso(y.fye)
+                    Iso(y.fye)
                 ),
-                Some(y) => format!(
+            ),
+            Some(y) => r.push(
+                no_employees.0,
+                no_employees.1,
+                format_args!(
                     "0 FTE in the accounts of the fiscal year ending {}",
-                    iso(y.fye)
+                    Iso(y.fye)
                 ),
-            },
-        )),
+            ),
+        },
         Some((fte, fye)) => {
             if let Some((code, p, _)) = model::SIZES.iter().find(|s| fte < s.2) {
-                profile.push(reason(
+                r.push(
                     code,
                     *p,
-                    format!("{fte:.1} FTE (fiscal year ending {})", iso(fye)),
-                ));
+                    format_args!("{fte:.1} FTE (fiscal year ending {})", Iso(fye)),
+                );
             }
         }
     }
-    if let Some(a) = f.main.get(i) {
-        if let Some(sec) = f
-            .sections
-            .of(a.version_number(), a.code.as_str())
-            .filter(|s| s.points > 0)
-        {
-            profile.push(reason(
-                &format!("SECTOR_{}", sec.section),
-                sec.points,
-                format!(
-                    "main activity {} (NACE {}), section {}: {}",
-                    a.code, a.version, sec.section, sec.label
-                ),
-            ));
-        }
+    if let Some((a, sec)) = f.main.id(i).and_then(|id| {
+        let sec = f.sector.get(id)?.as_ref().filter(|s| s.points > 0)?;
+        Some((f.main.dict().get(id)?, sec))
+    }) {
+        r.push(
+            &sec.code,
+            sec.points,
+            format_args!(
+                "main activity {} (NACE {}), section {}: {}",
+                a.code, a.version, sec.section, sec.label
+            ),
+        );
     }
 
     // Register events of the window.
-    let mut events = Vec::new();
+    let events_from = r.list.len();
     if let Some(ev) = f.events.get(&e.number[i]) {
-        let x = |v: Option<i32>| v.map_or_else(String::new, |v| v.to_string());
         if ev.seat_moves as f64 >= const { threshold("EVT_SEAT_MOVED_2X") } {
-            events.push(reason(
+            r.push(
                 "EVT_SEAT_MOVED_2X",
                 const { points("EVT_SEAT_MOVED_2X") },
-                format!(
+                format_args!(
                     "the seat moved {} times in the last {} months (latest in extract {})",
                     ev.seat_moves,
                     model::WINDOW_MONTHS,
-                    x(ev.seat_moved_in)
+                    OrEmpty(ev.seat_moved_in)
                 ),
-            ));
+            );
         } else if ev.seat_moves as f64 >= const { threshold("EVT_SEAT_MOVED") } {
-            events.push(reason(
+            r.push(
                 "EVT_SEAT_MOVED",
                 const { points("EVT_SEAT_MOVED") },
-                format!("the seat moved in extract {}", x(ev.seat_moved_in)),
-            ));
+                format_args!("the seat moved in extract {}", OrEmpty(ev.seat_moved_in)),
+            );
         }
         if let Some(k) = ev.struck_off_in {
-            events.push(reason(
+            r.push(
                 "EVT_SEAT_STRUCK_OFF",
                 const { points("EVT_SEAT_STRUCK_OFF") },
-                format!("the seat address was struck off (extract {k})"),
-            ));
+                format_args!("the seat address was struck off (extract {k})"),
+            );
         }
         if let Some(k) = ev.renamed_in {
-            events.push(reason(
+            r.push(
                 "EVT_NAME_CHANGE",
                 const { points("EVT_NAME_CHANGE") },
-                format!(
+                format_args!(
                     "legal name changed in extract {k}: {}",
                     ev.rename.as_deref().unwrap_or("")
                 ),
-            ));
+            );
         }
         if let Some(k) = ev.form_changed_in {
-            events.push(reason(
+            r.push(
                 "EVT_FORM_CHANGE",
                 const { points("EVT_FORM_CHANGE") },
-                format!("juridical form changed in extract {k} (now {})", e.form[i]),
-            ));
+                format_args!("juridical form changed in extract {k} (now {})", e.form[i]),
+            );
         }
         if ev.closed_count > 0 && f.establishments[i] == 0 {
-            events.push(reason(
+            r.push(
                 "EVT_ALL_ESTABLISHMENTS_CLOSED",
                 const { points("EVT_ALL_ESTABLISHMENTS_CLOSED") },
-                format!(
+                format_args!(
                     "{} establishment(s) closed (latest in extract {}), none left",
                     ev.closed_count,
-                    x(ev.closed_in)
+                    OrEmpty(ev.closed_in)
                 ),
-            ));
+            );
         }
     }
+    let evt_sum = r.sum_from(events_from);
 
     // Juridical situation: JS_OTHER points, or a floor.
     let (class, description) = model::situation(e.situation[i].as_str());
-    let mut situation = Vec::new();
     if class == Situation::Other {
-        situation.push(reason(
+        r.push(
             "JS_OTHER",
             const { points("JS_OTHER") },
-            format!("juridical situation {} ({description})", e.situation[i]),
-        ));
+            format_args!("juridical situation {} ({description})", e.situation[i]),
+        );
     }
     let floor_rule = match class {
         Situation::Bankruptcy => Some(("JS_BANKRUPTCY", const { points("JS_BANKRUPTCY") })),
@@ -668,71 +732,59 @@ fn score_one(i: usize, f: &Features, has_filings: bool) -> Scored {
         _ => None,
     };
 
-    let (fin_sum, evt_sum) = (sum(&fin), sum(&events));
-    let raw = sum(&filing)
-        + fin_sum.min(model::CAP_FINANCIALS)
-        + sum(&profile)
-        + evt_sum.min(model::CAP_EVENTS)
-        + sum(&situation);
+    // Every component counts in full but financials and events, which are capped.
+    let raw = r.sum_from(0) - fin_sum + fin_sum.min(model::CAP_FINANCIALS) - evt_sum
+        + evt_sum.min(model::CAP_EVENTS);
     let capped = raw.min(model::CAP_TOTAL);
     let floor = floor_rule.map_or(0, |f| f.1);
     let score = capped.max(floor);
-    let mut reasons = filing;
-    reasons.extend(fin);
-    reasons.extend(profile);
-    reasons.extend(events);
-    reasons.extend(situation);
     // Caps and floors are reasons too, so that the points always add up to the score.
     if fin_sum > model::CAP_FINANCIALS {
-        reasons.push(reason(
+        r.push(
             "CAP_FINANCIALS",
             model::CAP_FINANCIALS - fin_sum,
-            format!(
+            format_args!(
                 "financial points capped at {} (were {fin_sum})",
                 model::CAP_FINANCIALS
             ),
-        ));
+        );
     }
     if evt_sum > model::CAP_EVENTS {
-        reasons.push(reason(
+        r.push(
             "CAP_EVENTS",
             model::CAP_EVENTS - evt_sum,
-            format!(
+            format_args!(
                 "event points capped at {} (were {evt_sum})",
                 model::CAP_EVENTS
             ),
-        ));
+        );
     }
     if raw > model::CAP_TOTAL {
-        reasons.push(reason(
+        r.push(
             "CAP_TOTAL",
             model::CAP_TOTAL - raw,
-            format!("points capped at {} (were {raw})", model::CAP_TOTAL),
-        ));
+            format_args!("points capped at {} (were {raw})", model::CAP_TOTAL),
+        );
     }
     if let Some((code, _)) = floor_rule {
-        reasons.push(reason(
+        r.push(
             code,
             (floor - capped).max(0),
-            format!(
+            format_args!(
                 "juridical situation {} ({description}): the score is at least {floor}",
                 e.situation[i]
             ),
-        ));
+        );
     }
-    // Highest points first, then by code.
-    reasons.sort_by(|a, b| b.points.cmp(&a.points).then_with(|| a.code.cmp(&b.code)));
-    Scored {
-        score,
-        data_completeness: if y1.is_some() {
-            "register_and_accounts"
-        } else if has_filings {
-            "register_no_accounts"
-        } else {
-            "register_only"
-        },
-        reasons,
-    }
+    r.sort();
+    let completeness = if y1.is_some() {
+        "register_and_accounts"
+    } else if has_filings {
+        "register_no_accounts"
+    } else {
+        "register_only"
+    };
+    (score, completeness)
 }
 
 #[cfg(test)]
