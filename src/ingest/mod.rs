@@ -155,6 +155,11 @@ impl Manifest {
     }
 }
 
+/// Rows per Parquet row group of the snapshot tables unless configured: small enough that a
+/// daily Update leaves most row groups untouched (they are copied as they are); measured in
+/// BENCHMARKS.md.
+pub const DEFAULT_ROW_GROUP_ROWS: usize = 32 * 1024;
+
 /// Tuning knobs.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -169,9 +174,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             batch_rows: 32 * 1024,
-            // Small enough that a daily Update leaves most row groups untouched (they are copied
-            // as they are); measured in BENCHMARKS.md.
-            row_group_rows: 32 * 1024,
+            row_group_rows: DEFAULT_ROW_GROUP_ROWS,
             zstd_level: 1,
         }
     }
@@ -597,7 +600,10 @@ fn consume(
     if let Some(m) = main {
         let path = out.with_file_name(derived::MAIN_ACTIVITY);
         m.finish()
-            .and_then(|rows| crate::snapshot::write_main_activity(&path, &rows))
+            .and_then(|rows| {
+                let group_rows = crate::snapshot::main_activity_group_rows(opts.row_group_rows);
+                crate::snapshot::write_main_activity(&path, &rows, group_rows)
+            })
             .map_err(|msg| Error::Parquet { path, msg })?;
     }
     let (stats, rejects) = typer.finish();

@@ -235,12 +235,14 @@ fn rewrite(
     let mut a = Applied::default();
     let mut numbers = number::RunParser::default();
     let groups = base.row_groups();
+    let started = std::time::Instant::now();
     // Which row groups hold a row to remove or to compare, from their key (and owner) columns
     // alone, read in parallel; the others are copied as they are.
     let scan: Vec<Scanned> = (0..groups)
         .into_par_iter()
         .map(|g| scan_group(&base, g, key_col, owner_col, pass, survivors.is_some()))
         .collect::<Result<_>>()?;
+    let scanned_in = started.elapsed().as_secs_f64();
     let mut copied = 0usize;
     for (g, scanned) in scan.into_iter().enumerate() {
         let rows = base.row_group_rows(g);
@@ -322,6 +324,12 @@ fn rewrite(
     }
     a.base_row_groups = groups as u64;
     a.row_groups_copied = copied as u64;
+    tracing::debug!(
+        table = def.name,
+        scan_seconds = format!("{scanned_in:.2}"),
+        seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+        "row groups scanned, copied and rewritten"
+    );
     for batch in pq::read_all(&ins_f).map_err(pq_err(&ins_f))? {
         let keys = pq::strings(&batch, key_col).map_err(pq_err(&ins_f))?;
         let owned = match pass.orphans_of {
@@ -529,12 +537,14 @@ fn apply(base: &Path, out: &Path, ins: &Path, del: &Path, opts: &Options) -> Res
     counts.extend(small?);
     counts.push(activity?);
     let moved = |d: &str| out.join(d).join("activity.parquet");
-    super::derived::updated(base, &moved("update/before"), &moved("update/after"), out).map_err(
-        |msg| super::Error::Parquet {
+    let group_rows = crate::snapshot::main_activity_group_rows(opts.row_group_rows);
+    let (before, after) = (moved("update/before"), moved("update/after"));
+    super::derived::updated(base, &before, &after, out, group_rows).map_err(|msg| {
+        super::Error::Parquet {
             path: out.join(super::derived::MAIN_ACTIVITY),
             msg,
-        },
-    )?;
+        }
+    })?;
     for (t, c) in kbo::TABLES.iter().zip(&counts) {
         tracing::info!(
             table = t.name,

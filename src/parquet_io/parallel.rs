@@ -141,6 +141,11 @@ impl ParallelWriter {
         Ok(())
     }
 
+    /// Ends the row group being filled: the rows written so far become a row group of their own.
+    pub fn end_row_group(&mut self) -> Result<()> {
+        self.flush()
+    }
+
     /// Appends a row group of another file as it is, after the rows written so far (which are
     /// encoded as a row group of their own first). The schemas must be the same.
     pub fn copy_row_group(&mut self, rg: RawRowGroup) -> Result<()> {
