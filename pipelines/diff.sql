@@ -131,7 +131,7 @@ FROM read_parquet({prev} || '/establishment.parquet') p
 ANTI JOIN read_parquet({new} || '/establishment.parquet') n USING (establishment_number);
 
 -- filings: company.filing_deposited for the deposits dated after the previous snapshot, up to this
--- one. Numbers in any usual form (0200.065.765, 0200065765, BE0200065765) become the display form;
+-- one ({filings} is the file's rows of that window, cut out by src/diff first). Numbers in any usual form (0200.065.765, 0200065765, BE0200065765) become the display form;
 -- rows that cannot be read are skipped here (the score step logs each with its line and column).
 INSERT INTO events_raw
 SELECT 'company.filing_deposited', substr(d, 1, 4) || '.' || substr(d, 5, 3) || '.' || substr(d, 8, 3), NULL,
@@ -141,7 +141,7 @@ FROM (
     SELECT *, CASE WHEN length(x) = 9 THEN '0' || x ELSE x END AS d
     FROM (
         SELECT *, regexp_replace(EnterpriseNumber, '[^0-9]', '', 'g') AS x
-        FROM read_csv({filings}, header = true, dateformat = '%d-%m-%Y', ignore_errors = true, columns = {
+        FROM read_csv({filings}, header = true, delim = ',', quote = '"', escape = '"', dateformat = '%d-%m-%Y', ignore_errors = true, columns = {
                 'EnterpriseNumber': 'VARCHAR', 'DepositDate': 'DATE', 'FiscalYearEnd': 'DATE', 'Model': 'VARCHAR',
                 'Equity': 'BIGINT', 'TotalAssets': 'BIGINT', 'ProfitLoss': 'BIGINT', 'Employees': 'DOUBLE',
                 'CurrentAssets': 'BIGINT', 'ShortTermDebt': 'BIGINT'})

@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod diff;
+pub mod filings;
 pub mod generate;
 pub mod ingest;
 pub mod kbo;

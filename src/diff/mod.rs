@@ -15,6 +15,7 @@
 
 mod narrow;
 
+use crate::kbo::date;
 use crate::sql::{quote, quote_path, statements};
 use duckdb::Connection;
 use serde::Serialize;
@@ -76,9 +77,52 @@ pub fn diff(
         "entities whose rows differ"
     );
     let (prev, new) = (before.as_path(), after.as_path());
+    // The deposits of the window only, so that the SQL does not read the whole filings file.
+    let window = work.join("filings.csv");
+    let filings = match filings.map(|f| (f, filings_window(f, target, &window))) {
+        Some((_, Ok(()))) => Some(window.as_path()),
+        Some((f, Err(msg))) => {
+            tracing::debug!(file = %f.display(), msg, "filings read whole by the diff");
+            Some(f)
+        }
+        None => None,
+    };
     let result = diff_sql(prev, new, reference, filings, target, out, memory_limit);
     let _ = std::fs::remove_dir_all(&work);
     result
+}
+
+/// Writes to `dst` the header and the records of `filings` whose deposit date is after the
+/// previous snapshot's and up to this one's, and those whose date this reader cannot read (the
+/// SQL's own read decides on those, as it did on the whole file): a few hundred rows a day where
+/// the file holds millions.
+fn filings_window(filings: &Path, target: &Target, dst: &Path) -> std::result::Result<(), String> {
+    let (Some(from), Some(to)) = (
+        date::parse_iso(target.previous_snapshot_date),
+        date::parse_iso(target.snapshot_date),
+    ) else {
+        return Err("snapshot dates are not yyyy-mm-dd".into());
+    };
+    let mut kept: Vec<u8> = Vec::new();
+    let header = crate::filings::read(
+        filings,
+        |b| {
+            let mut v = Vec::new();
+            b.for_each_record(|r| {
+                if date::parse_dmy(r.field(1)).is_none_or(|d| from < d && d <= to) {
+                    v.extend_from_slice(r.raw);
+                }
+            })?;
+            Ok(v)
+        },
+        |v| kept.extend(v),
+    )?;
+    let mut text = header;
+    if !text.ends_with(b"\n") {
+        text.push(b'\n');
+    }
+    text.extend(kept);
+    std::fs::write(dst, text).map_err(|e| format!("{}: {e}", dst.display()))
 }
 
 fn diff_sql(
@@ -194,4 +238,42 @@ pub fn export_jsonl(events: &[PathBuf], out: &Path) -> Result<u64> {
         )
         .map_err(db)?;
     Ok(n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The window keeps the header, the deposits after the previous snapshot up to this one (in
+    /// file order, as written), and the rows whose date it cannot read; it drops the others.
+    #[test]
+    fn the_filings_window_keeps_the_deposits_of_the_window_and_the_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("f.csv"), dir.path().join("w.csv"));
+        let header = "\"EnterpriseNumber\",\"DepositDate\",\"FiscalYearEnd\",\"Model\",\"Equity\",\"TotalAssets\",\"ProfitLoss\",\"Employees\",\"CurrentAssets\",\"ShortTermDebt\"\n";
+        let rows = [
+            ("0200.000.043", "11-10-2025", false), // the previous snapshot's day: known already
+            ("0200.000.142", "12-10-2025", true),
+            ("0200.000.241", "\"13-10-2025\"", true),
+            ("0200.000.340", "14-10-2025", false), // after this snapshot
+            ("0200.000.439", "2025-10-12", true),  // unreadable here: the SQL decides
+            ("0200.000.538", "01-01-2020", false),
+        ];
+        let line = |n: &str, d: &str| format!("\"{n}\",{d},31-12-2024,\"M\nIC\",1,2,3,4.5,6,7\n");
+        let text: String = std::iter::once(header.to_string())
+            .chain(rows.iter().map(|(n, d, _)| line(n, d)))
+            .collect();
+        std::fs::write(&src, &text).unwrap();
+        let target = Target {
+            extract_number: 148,
+            snapshot_date: "2025-10-13",
+            previous_snapshot_date: "2025-10-11",
+            created_at: "2025-10-13T00:00:00Z",
+        };
+        filings_window(&src, &target, &dst).unwrap();
+        let expected: String = std::iter::once(header.to_string())
+            .chain(rows.iter().filter(|r| r.2).map(|(n, d, _)| line(n, d)))
+            .collect();
+        assert_eq!(std::fs::read_to_string(&dst).unwrap(), expected);
+    }
 }

@@ -294,88 +294,28 @@ impl Filings {
     }
 }
 
-const FILINGS_COLUMNS: [&str; 10] = [
-    "EnterpriseNumber",
-    "DepositDate",
-    "FiscalYearEnd",
-    "Model",
-    "Equity",
-    "TotalAssets",
-    "ProfitLoss",
-    "Employees",
-    "CurrentAssets",
-    "ShortTermDebt",
-];
-
-/// Reads the filings CSV (payment-risk.md "Filings input"): deposits dated after `snapshot` are
-/// not known yet and are left out. Numbers in any usual form (0200.065.765, 0200065765,
-/// BE0200065765).
-///
-/// The file is read in blocks cut at a newline outside quotes (an even number of `"` before it),
-/// parsed in parallel, and applied in file order, so the result is that of one sequential pass
-/// (a corrected deposit of the same fiscal year still wins by its position).
+/// Reads the filings CSV (crate::filings): deposits dated after `snapshot` are not known yet and
+/// are left out. Numbers in any usual form (0200.065.765, 0200065765, BE0200065765). Blocks are
+/// parsed in parallel and applied in file order, so a corrected deposit of the same fiscal year
+/// still wins by its position.
 pub fn filings(path: &Path, e: &Enterprises, snapshot: i32) -> Result<Filings> {
-    use std::io::Read;
-    let fail = |msg: String| Error::Filings {
-        path: path.to_path_buf(),
-        msg,
-    };
-    const BLOCK: u64 = 4 << 20;
-    let threads = rayon::current_num_threads().max(1);
-    let mut f = std::fs::File::open(path).map_err(|x| fail(x.to_string()))?;
     let mut out = Filings {
         slot: vec![u32::MAX; e.number.len()],
         years: Vec::new(),
         rejected: 0,
         unmatched: 0,
     };
-    let mut carry: Vec<u8> = Vec::new();
-    // The line number of the first line of the next block, and the columns once the header is read.
-    let (mut line, mut col): (u64, Option<[usize; 10]>) = (1, None);
-    let mut eof = false;
-    while !eof {
-        let mut wave: Vec<(u64, Vec<u8>)> = Vec::new();
-        while wave.len() < threads * 2 && !eof {
-            let mut buf = std::mem::take(&mut carry);
-            let got = (&mut f)
-                .take(BLOCK)
-                .read_to_end(&mut buf)
-                .map_err(|x| fail(x.to_string()))?;
-            eof = got == 0;
-            if !eof {
-                let cut = record_end(&buf);
-                carry = buf.split_off(cut);
-            }
-            if buf.is_empty() {
-                continue;
-            }
-            let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
-            wave.push((line, buf));
-            line += lines;
-        }
-        if col.is_none() {
-            let Some((first, buf)) = wave.first_mut() else {
-                break;
-            };
-            let (c, header_end) = filings_header(buf).map_err(fail)?;
-            buf.drain(..header_end);
-            *first += 1;
-            col = Some(c);
-        }
-        let Some(col) = col else { break };
-        let parsed: Vec<Block> = wave
-            .par_iter()
-            .map(|(first, buf)| parse_filings_block(buf, *first, &col, e, snapshot))
-            .collect::<std::result::Result<_, String>>()
-            .map_err(fail)?;
-        for b in parsed {
+    crate::filings::read(
+        path,
+        |b| parse_filings_block(b, e, snapshot),
+        |b: Block| {
             for (line, k, value, why) in b.rejects {
                 out.rejected += 1;
                 if out.rejected <= 20 {
                     tracing::warn!(
                         file = %path.display(),
                         line,
-                        column = FILINGS_COLUMNS[k],
+                        column = crate::filings::COLUMNS[k],
                         value = %value,
                         reason = why,
                         "filings row skipped; fix it and run `bce score` again"
@@ -391,51 +331,13 @@ pub fn filings(path: &Path, e: &Enterprises, snapshot: i32) -> Result<Filings> {
                 }
                 add(&mut out.years[*slot as usize], fy);
             }
-        }
-    }
-    if col.is_none() {
-        return Err(fail("the file is empty".into()));
-    }
+        },
+    )
+    .map_err(|msg| Error::Filings {
+        path: path.to_path_buf(),
+        msg,
+    })?;
     Ok(out)
-}
-
-/// Where the last whole record of `buf` ends: after its last newline with an even number of
-/// quotes before it (0 when there is none; the block then grows by the next read).
-fn record_end(buf: &[u8]) -> usize {
-    let mut quotes_after = 0;
-    let mut end = buf.len();
-    let total = memchr::memchr_iter(b'"', buf).count();
-    while let Some(nl) = memchr::memrchr(b'\n', &buf[..end]) {
-        quotes_after += memchr::memchr_iter(b'"', &buf[nl + 1..end]).count();
-        if (total - quotes_after).is_multiple_of(2) {
-            return nl + 1;
-        }
-        end = nl;
-    }
-    0
-}
-
-/// The positions of the ten columns in the header line, and where the header ends.
-fn filings_header(buf: &[u8]) -> std::result::Result<([usize; 10], usize), String> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(buf);
-    let mut header = csv::ByteRecord::new();
-    if !rdr
-        .read_byte_record(&mut header)
-        .map_err(|x| x.to_string())?
-    {
-        return Err("the file is empty".into());
-    }
-    let mut col = [0usize; 10];
-    for (k, name) in FILINGS_COLUMNS.iter().enumerate() {
-        col[k] = header
-            .iter()
-            .position(|h| h == name.as_bytes())
-            .ok_or_else(|| format!("line 1: no column {name}"))?;
-    }
-    Ok((col, rdr.position().byte() as usize))
 }
 
 /// What one block of the filings file gave: (enterprise row, fiscal year) in file order, rows
@@ -448,29 +350,14 @@ struct Block {
 }
 
 fn parse_filings_block(
-    buf: &[u8],
-    first_line: u64,
-    col: &[usize; 10],
+    block: &crate::filings::Block,
     e: &Enterprises,
     snapshot: i32,
 ) -> std::result::Result<Block, String> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(buf);
     let mut out = Block::default();
-    let mut rec = csv::ByteRecord::new();
-    loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(x) => {
-                let at = x.position().map_or(0, |p| p.line());
-                return Err(format!("line {}: {x}", first_line + at.saturating_sub(1)));
-            }
-        }
-        let line = first_line + rec.position().map_or(1, |p| p.line()) - 1;
-        let field = |k: usize| rec.get(col[k]).unwrap_or(b"");
+    block.for_each_record(|rec| {
+        let line = rec.line;
+        let field = |k: usize| rec.field(k);
         let mut reject = |k: usize, why: &'static str| {
             let value = String::from_utf8_lossy(field(k)).into_owned();
             out.rejects.push((line, k, value, why));
@@ -482,22 +369,22 @@ fn parse_filings_block(
             .or_else(|| crate::vat::check(&String::from_utf8_lossy(field(0))).digits);
         let Some(n) = n else {
             reject(0, "not an enterprise number");
-            continue;
+            return;
         };
         let Some(deposited) = date::parse_dmy(field(1)) else {
             reject(1, "not a date dd-mm-yyyy");
-            continue;
+            return;
         };
         let Some(fye) = date::parse_dmy(field(2)) else {
             reject(2, "not a date dd-mm-yyyy");
-            continue;
+            return;
         };
         let mut amounts = [None; 5];
         let mut bad = None;
         for (j, k) in [4usize, 5, 6, 8, 9].into_iter().enumerate() {
             let s = std::str::from_utf8(field(k)).unwrap_or("").trim();
             if s.is_empty() {
-                continue;
+                return;
             }
             match s.parse::<i64>() {
                 Ok(v) => amounts[j] = Some(v),
@@ -518,14 +405,14 @@ fn parse_filings_block(
         };
         if let Some(k) = bad {
             reject(k, "not a number");
-            continue;
+            return;
         }
         if deposited > snapshot {
-            continue;
+            return;
         }
         let Some(row) = e.index.get(n) else {
             out.unmatched += 1;
-            continue;
+            return;
         };
         out.rows.push((
             row,
@@ -541,7 +428,7 @@ fn parse_filings_block(
                 short_term_debt: amounts[4],
             },
         ));
-    }
+    })?;
     Ok(out)
 }
 
@@ -707,15 +594,6 @@ pub fn events(
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn filings_blocks_end_after_a_newline_outside_quotes() {
-        use super::record_end;
-        assert_eq!(record_end(b"a,b\nc,d\ne"), 8);
-        assert_eq!(record_end(b"a,\"b\nc\",d\ne,\"f\ng"), 10);
-        assert_eq!(record_end(b"a,\"b\nc"), 0);
-        assert_eq!(record_end(b"no newline"), 0);
-    }
-
     use super::*;
 
     fn fy(fye: i32, dep: i32, equity: i64) -> FiscalYear {
