@@ -113,9 +113,20 @@ const COLUMNS: [&str; 4] = [
 
 /// The rows of row group `g` of a `main_activity.parquet`, in file order.
 fn rows_of_group(file: &Opened, g: usize) -> Result<Vec<(u64, MainActivity)>, String> {
-    let path = file.path();
     let mut rows = Vec::with_capacity(file.row_group_rows(g) as usize);
-    for b in file.read(&COLUMNS, &["nace_version", "activity_group"], Some(vec![g]))? {
+    each_row(file, &[g], |n, m| rows.push((n, m)))?;
+    Ok(rows)
+}
+
+/// Calls `f` on the rows of row groups `groups` (one reader for them all), in file order.
+fn each_row(
+    file: &Opened,
+    groups: &[usize],
+    mut f: impl FnMut(u64, MainActivity),
+) -> Result<(), String> {
+    let path = file.path();
+    let dict = ["nace_version", "activity_group"];
+    for b in file.read(&COLUMNS, &dict, Some(groups.to_vec()))? {
         let e = pq::strings(&b, "entity_number")?;
         let v = pq::strings(&b, "nace_version")?;
         let c = pq::strings(&b, "nace_code")?;
@@ -132,27 +143,31 @@ fn rows_of_group(file: &Opened, g: usize) -> Result<Vec<(u64, MainActivity)>, St
                 gr.get(i).unwrap_or(""),
                 c.get(i).unwrap_or(""),
             );
-            rows.push((n, m));
+            f(n, m);
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
-/// Folds the rows of `main_activity.parquet` (entity, main activity), row groups in parallel:
-/// one accumulator per row group, from `init`, returned in file order.
+/// Folds the rows of `main_activity.parquet` (entity, main activity), runs of row groups in
+/// parallel: one accumulator per run (a few per thread: the groups are small), from `init`,
+/// returned in file order.
 pub fn fold_main_activity<A: Send>(
     path: &Path,
     init: impl Fn() -> A + Sync,
     f: impl Fn(&mut A, u64, MainActivity) + Sync,
 ) -> Result<Vec<A>, String> {
     let file = Opened::open(path)?;
-    (0..file.row_groups())
-        .into_par_iter()
-        .map(|g| -> Result<A, String> {
+    let groups: Vec<usize> = (0..file.row_groups()).collect();
+    let per_run = groups
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1) * 4)
+        .max(1);
+    groups
+        .par_chunks(per_run)
+        .map(|run| -> Result<A, String> {
             let mut acc = init();
-            for (n, m) in rows_of_group(&file, g)? {
-                f(&mut acc, n, m);
-            }
+            each_row(&file, run, |n, m| f(&mut acc, n, m))?;
             Ok(acc)
         })
         .collect()

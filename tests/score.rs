@@ -221,6 +221,7 @@ fn each_rule_and_floor_gives_its_exact_points() {
         co(5_000_018, "2", "014", "01-01-2000", "62100"),
         "no accounts",
     );
+    let partial = named(co(5_000_019, "2", "610", "01-01-2000", "62100"), "partial");
     let all = [
         &clean,
         &p24,
@@ -240,6 +241,7 @@ fn each_rule_and_floor_gives_its_exact_points() {
         &future,
         &unknown,
         &no_accounts,
+        &partial,
     ];
     let x = extract(tmp.path(), 147, "11-10-2025", &all);
     // Filings: the clean company's 2023 accounts under its VAT number (normalised); one bad row.
@@ -312,21 +314,27 @@ fn each_rule_and_floor_gives_its_exact_points() {
     );
     // A deposit after the snapshot date is not known yet.
     filings += &good(&no_accounts.n, "20-10-2025", "31-12-2024");
+    // Figures left empty are not reported: the row still counts, with the loss it gives.
+    filings += &format!(
+        "\"{}\",15-05-2025,31-12-2024,\"MIC\",,,-5000,60.0,,\n",
+        partial.n
+    );
     let fpath = tmp.path().join("filings.csv");
     std::fs::write(&fpath, filings).unwrap();
 
     let out = tmp.path().join("w");
     let (code, stdout, stderr) = run_with_filings(&x, &out, &fpath);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("payment risk (18 scored)"), "{stdout}");
+    assert!(stdout.contains("payment risk (19 scored)"), "{stdout}");
     assert!(stdout.contains("filings: 1 rows skipped"), "{stdout}");
     assert!(
         stderr.contains("filings row skipped") && stderr.contains("line=16"),
         "the bad filings row is named by its line: {stderr}"
     );
     let s = scores(&out);
-    assert_eq!(s.len(), 18);
+    assert_eq!(s.len(), 19);
     expect(&s, &clean, 0, "low", "");
+    expect(&s, &partial, 5, "low", "FIN_LOSS 5");
     assert_eq!(get(&s, &clean.n).3, "register_and_accounts");
     // Category boundaries: 24/25, 49/50, 74/75.
     expect(
@@ -468,7 +476,7 @@ fn each_rule_and_floor_gives_its_exact_points() {
     // Without filings: register only, no account or financial points for anyone.
     let (code, stdout, stderr) = run(&["score", "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("payment risk (18 scored)"), "{stdout}");
+    assert!(stdout.contains("payment risk (19 scored)"), "{stdout}");
     let s = scores(&out);
     assert!(s.iter().all(|r| r.3 == "register_only"), "{s:?}");
     assert!(

@@ -66,47 +66,12 @@ pub fn enterprises(snapshot: &Path) -> Result<Enterprises> {
         "start_date",
     ];
     type Part = (Vec<u64>, Vec<Code>, Vec<bool>, Vec<Code>, Vec<Option<i32>>);
-    // Row groups in parallel, concatenated in order.
+    // Row groups in parallel, a few at a time, appended in order (only those few are held
+    // twice).
     let opened = pq::Opened::open(&path).map_err(pq_err(&path))?;
-    let parts: Vec<Part> = (0..opened.row_groups())
-        .into_par_iter()
-        .map(|g| -> Result<Part> {
-            let mut p: Part = Default::default();
-            for b in read_group(
-                &opened,
-                &cols,
-                &[
-                    "juridical_situation",
-                    "type_of_enterprise",
-                    "juridical_form",
-                ],
-                Some(vec![g]),
-            )? {
-                let num = strings(&b, "enterprise_number", &path)?;
-                let sit = strings(&b, "juridical_situation", &path)?;
-                let typ = strings(&b, "type_of_enterprise", &path)?;
-                let form = strings(&b, "juridical_form", &path)?;
-                let start = b
-                    .column_by_name("start_date")
-                    .and_then(|c| c.as_primitive_opt::<Date32Type>())
-                    .ok_or_else(|| pq_err(&path)("start_date is not a DATE".into()))?;
-                for i in 0..b.num_rows() {
-                    let d = num.get(i).unwrap_or("");
-                    // The snapshot holds checked numbers only; anything else is skipped.
-                    let Ok(k) = number::parse(d.as_bytes(), None) else {
-                        continue;
-                    };
-                    p.0.push(k);
-                    p.1.push(Code::new(sit.get(i).unwrap_or("")));
-                    p.2.push(typ.get(i) == Some("1"));
-                    p.3.push(Code::new(form.get(i).unwrap_or("")));
-                    p.4.push(start.is_valid(i).then(|| start.value(i)));
-                }
-            }
-            Ok(p)
-        })
-        .collect::<Result<_>>()?;
-    let n: usize = parts.iter().map(|p| p.0.len()).sum();
+    let n: usize = (0..opened.row_groups())
+        .map(|g| opened.row_group_rows(g) as usize)
+        .sum();
     let mut e = Enterprises {
         number: Vec::with_capacity(n),
         situation: Vec::with_capacity(n),
@@ -115,12 +80,53 @@ pub fn enterprises(snapshot: &Path) -> Result<Enterprises> {
         start: Vec::with_capacity(n),
         index: RowIndex::new(&[]),
     };
-    for p in parts {
-        e.number.extend(p.0);
-        e.situation.extend(p.1);
-        e.natural_person.extend(p.2);
-        e.form.extend(p.3);
-        e.start.extend(p.4);
+    let groups: Vec<usize> = (0..opened.row_groups()).collect();
+    for wave in groups.chunks(rayon::current_num_threads().max(1) * 2) {
+        let parts: Vec<Part> = wave
+            .par_iter()
+            .map(|g| -> Result<Part> {
+                let mut p: Part = Default::default();
+                for b in read_group(
+                    &opened,
+                    &cols,
+                    &[
+                        "juridical_situation",
+                        "type_of_enterprise",
+                        "juridical_form",
+                    ],
+                    Some(vec![*g]),
+                )? {
+                    let num = strings(&b, "enterprise_number", &path)?;
+                    let sit = strings(&b, "juridical_situation", &path)?;
+                    let typ = strings(&b, "type_of_enterprise", &path)?;
+                    let form = strings(&b, "juridical_form", &path)?;
+                    let start = b
+                        .column_by_name("start_date")
+                        .and_then(|c| c.as_primitive_opt::<Date32Type>())
+                        .ok_or_else(|| pq_err(&path)("start_date is not a DATE".into()))?;
+                    for i in 0..b.num_rows() {
+                        let d = num.get(i).unwrap_or("");
+                        // The snapshot holds checked numbers only; anything else is skipped.
+                        let Ok(k) = number::parse(d.as_bytes(), None) else {
+                            continue;
+                        };
+                        p.0.push(k);
+                        p.1.push(Code::new(sit.get(i).unwrap_or("")));
+                        p.2.push(typ.get(i) == Some("1"));
+                        p.3.push(Code::new(form.get(i).unwrap_or("")));
+                        p.4.push(start.is_valid(i).then(|| start.value(i)));
+                    }
+                }
+                Ok(p)
+            })
+            .collect::<Result<_>>()?;
+        for p in parts {
+            e.number.extend(p.0);
+            e.situation.extend(p.1);
+            e.natural_person.extend(p.2);
+            e.form.extend(p.3);
+            e.start.extend(p.4);
+        }
     }
     e.index = RowIndex::new(&e.number);
     Ok(e)
@@ -263,17 +269,44 @@ pub fn sections(reference: &Path) -> Result<Sections> {
 }
 
 /// One fiscal year of accounts: its first deposit date, and the figures of its latest deposit.
+/// 64 bytes (an `Option` per figure took 112): 2 M enterprises keep two each.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FiscalYear {
     pub fye: i32,
     pub deposited: i32,
     latest_deposit: i32,
-    pub equity: Option<i64>,
-    pub total_assets: Option<i64>,
-    pub profit_loss: Option<i64>,
-    pub employees: Option<f64>,
-    pub current_assets: Option<i64>,
-    pub short_term_debt: Option<i64>,
+    /// Equity, total assets, profit/loss, current assets, short-term debt; [`NONE`] when not given.
+    amounts: [i64; 5],
+    /// NaN when not given (a count read from the file is finite).
+    employees: f64,
+}
+
+/// An amount not given (a file's -9223372036854775808 is rejected as not a number).
+const NONE: i64 = i64::MIN;
+
+impl FiscalYear {
+    fn amount(&self, k: usize) -> Option<i64> {
+        Some(self.amounts[k]).filter(|v| *v != NONE)
+    }
+    pub fn equity(&self) -> Option<i64> {
+        self.amount(0)
+    }
+    pub fn total_assets(&self) -> Option<i64> {
+        self.amount(1)
+    }
+    pub fn profit_loss(&self) -> Option<i64> {
+        self.amount(2)
+    }
+    pub fn current_assets(&self) -> Option<i64> {
+        self.amount(3)
+    }
+    pub fn short_term_debt(&self) -> Option<i64> {
+        self.amount(4)
+    }
+    /// Average FTE employees.
+    pub fn employees(&self) -> Option<f64> {
+        Some(self.employees).filter(|v| !v.is_nan())
+    }
 }
 
 /// The two latest fiscal years deposited by the snapshot date, newest first.
@@ -379,27 +412,28 @@ fn parse_filings_block(
             reject(2, "not a date dd-mm-yyyy");
             return;
         };
-        let mut amounts = [None; 5];
+        let mut amounts = [NONE; 5];
         let mut bad = None;
         for (j, k) in [4usize, 5, 6, 8, 9].into_iter().enumerate() {
             let s = std::str::from_utf8(field(k)).unwrap_or("").trim();
             if s.is_empty() {
-                return;
+                continue;
             }
             match s.parse::<i64>() {
-                Ok(v) => amounts[j] = Some(v),
-                Err(_) => bad = Some(k),
+                // i64::MIN stands for "none" in FiscalYear.
+                Ok(v) if v != NONE => amounts[j] = v,
+                _ => bad = Some(k),
             }
         }
         let emp_s = std::str::from_utf8(field(7)).unwrap_or("").trim();
         let employees = if emp_s.is_empty() {
-            None
+            f64::NAN
         } else {
             match emp_s.parse::<f64>() {
-                Ok(v) if v.is_finite() => Some(v),
+                Ok(v) if v.is_finite() => v,
                 _ => {
                     bad = Some(7);
-                    None
+                    f64::NAN
                 }
             }
         };
@@ -420,12 +454,8 @@ fn parse_filings_block(
                 fye,
                 deposited,
                 latest_deposit: deposited,
-                equity: amounts[0],
-                total_assets: amounts[1],
-                profit_loss: amounts[2],
+                amounts,
                 employees,
-                current_assets: amounts[3],
-                short_term_debt: amounts[4],
             },
         ));
     })?;
@@ -601,12 +631,8 @@ mod tests {
             fye,
             deposited: dep,
             latest_deposit: dep,
-            equity: Some(equity),
-            total_assets: None,
-            profit_loss: None,
-            employees: None,
-            current_assets: None,
-            short_term_debt: None,
+            amounts: [equity, NONE, NONE, NONE, NONE],
+            employees: f64::NAN,
         }
     }
 
@@ -619,10 +645,10 @@ mod tests {
         add(&mut a, fy(465, 750, 4)); // a correction of 465
         add(&mut a, fy(465, 690, 5)); // an older deposit of 465 (first date only)
         assert_eq!(
-            a[0].map(|y| (y.fye, y.deposited, y.equity)),
+            a[0].map(|y| (y.fye, y.deposited, y.equity())),
             Some((465, 690, Some(4)))
         );
-        assert_eq!(a[1].map(|y| (y.fye, y.equity)), Some((100, Some(1))));
+        assert_eq!(a[1].map(|y| (y.fye, y.equity())), Some((100, Some(1))));
         add(&mut a, fy(830, 1000, 6));
         assert_eq!(a.map(|y| y.map(|y| y.fye)), [Some(830), Some(465)]);
     }

@@ -531,14 +531,14 @@ fn score_one<'a>(
     let fin_from = r.list.len();
     if let Some(y) = y1 {
         let ending = Iso(y.fye);
-        if let Some(eq) = y.equity {
+        if let Some(eq) = y.equity() {
             if (eq as f64) < const { threshold("FIN_NEGATIVE_EQUITY") } {
                 r.push(
                     "FIN_NEGATIVE_EQUITY",
                     const { points("FIN_NEGATIVE_EQUITY") },
                     format_args!("equity {eq} EUR (fiscal year ending {ending})"),
                 );
-            } else if let Some(ta) = y.total_assets.filter(|t| *t > 0) {
+            } else if let Some(ta) = y.total_assets().filter(|t| *t > 0) {
                 let ratio = eq as f64 / ta as f64;
                 if ratio < const { threshold("FIN_LOW_SOLVENCY") } {
                     r.push(
@@ -553,7 +553,7 @@ fn score_one<'a>(
             }
         }
         if let Some(pl) = y
-            .profit_loss
+            .profit_loss()
             .filter(|p| (*p as f64) < const { threshold("FIN_LOSS") })
         {
             r.push(
@@ -562,7 +562,7 @@ fn score_one<'a>(
                 format_args!("loss of {} EUR (fiscal year ending {ending})", -pl),
             );
             if let Some((pl2, fye2)) = y2
-                .and_then(|y| y.profit_loss.map(|p| (p, y.fye)))
+                .and_then(|y| y.profit_loss().map(|p| (p, y.fye)))
                 .filter(|(p, _)| (*p as f64) < const { threshold("FIN_LOSS_2Y") })
             {
                 r.push(
@@ -576,7 +576,7 @@ fn score_one<'a>(
                 );
             }
         }
-        if let (Some(ca), Some(sd)) = (y.current_assets, y.short_term_debt.filter(|d| *d > 0)) {
+        if let (Some(ca), Some(sd)) = (y.current_assets(), y.short_term_debt().filter(|d| *d > 0)) {
             let ratio = ca as f64 / sd as f64;
             if ratio < const { threshold("FIN_LOW_LIQUIDITY") } {
                 r.push(
@@ -607,14 +607,14 @@ fn score_one<'a>(
         }
     }
     let no_employees = ("SIZE_NO_EMPLOYEES", const { points("SIZE_NO_EMPLOYEES") });
-    match y1.and_then(|y| y.employees.filter(|x| *x != 0.0).map(|x| (x, y.fye))) {
+    match y1.and_then(|y| y.employees().filter(|x| *x != 0.0).map(|x| (x, y.fye))) {
         None => match y1 {
             None => r.push(
                 no_employees.0,
                 no_employees.1,
                 format_args!("no annual accounts, so no employee count"),
             ),
-            Some(y) if y.employees.is_none() => r.push(
+            Some(y) if y.employees().is_none() => r.push(
                 no_employees.0,
                 no_employees.1,
                 format_args!(
