@@ -62,8 +62,9 @@ pub struct PipelineArgs {
     /// and new deposits become company.filing_deposited events.
     #[arg(long, env = "BCE_FILINGS")]
     pub filings: Option<PathBuf>,
-    /// Rows per row group of the snapshot's Parquet tables. An Update copies the row groups it
-    /// does not touch as they are, so smaller groups make Updates faster and files a little larger.
+    /// Rows per row group of the snapshot's Parquet tables (main_activity.parquet: an eighth). An
+    /// Update copies the row groups it does not touch as they are, so smaller groups make Updates
+    /// faster and files a little larger.
     #[arg(long, env = "BCE_ROW_GROUP_ROWS", default_value_t = bce::ingest::Options::default().row_group_rows)]
     pub row_group_rows: usize,
     /// Also write this run's change events as JSON lines to FILE.

@@ -277,8 +277,15 @@ pub fn update_main_activity(
             .collect();
         rows.extend_from_slice(new_rows);
         rows.sort_by_key(|r| r.0);
-        if !rows.is_empty() {
-            w.write(batch(&rows)?).map_err(err)?;
+        // One group, unless it is far larger than the setting (a file written with larger
+        // groups, by an earlier bce, gets smaller ones as its groups are rewritten).
+        let per_group = if rows.len() > 2 * group_rows.max(1) {
+            group_rows.max(1)
+        } else {
+            rows.len().max(1)
+        };
+        for chunk in rows.chunks(per_group) {
+            w.write(batch(chunk)?).map_err(err)?;
             w.end_row_group().map_err(err)?;
         }
     }
@@ -354,6 +361,26 @@ mod tests {
             let expected: Vec<(u64, MainActivity)> = sorted(&expected).iter().collect();
             prop_assert_eq!(read_back(&b), expected);
         }
+    }
+
+    /// A file with larger groups than the setting (an earlier bce's) gets groups of the setting
+    /// where it is rewritten, and keeps its rows.
+    #[test]
+    fn rewritten_large_groups_are_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+        let rows: Vec<(u64, usize)> = (0..100)
+            .map(|i| (number::with_check_digits(1000 + i * 3), (i % 4) as usize))
+            .collect();
+        write_main_activity(&a, &sorted(&rows), 50).unwrap();
+        let touched = [number::with_check_digits(1000)];
+        update_main_activity(&a, &b, &touched, &[], 8).unwrap();
+        let expected: Vec<(u64, MainActivity)> = sorted(&rows[1..]).iter().collect();
+        assert_eq!(read_back(&b), expected);
+        let m = Opened::open(&b).unwrap();
+        // The first group (49 rows left) in groups of 8, the untouched second one as it was.
+        let sizes: Vec<u64> = (0..m.row_groups()).map(|g| m.row_group_rows(g)).collect();
+        assert_eq!(sizes, vec![8, 8, 8, 8, 8, 8, 1, 50]);
     }
 
     /// Nothing touched: every row group is copied, the rows and the groups are the base's.
