@@ -17,13 +17,20 @@ use std::sync::Arc;
 
 pub const MAIN_ACTIVITY: &str = "main_activity.parquet";
 
+const COLUMNS: [&str; 4] = [
+    "entity_number",
+    "nace_version",
+    "nace_code",
+    "activity_group",
+];
+
+/// Text columns; only the entity number is never NULL.
 fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("entity_number", DataType::Utf8, false),
-        Field::new("nace_version", DataType::Utf8, true),
-        Field::new("nace_code", DataType::Utf8, true),
-        Field::new("activity_group", DataType::Utf8, true),
-    ]))
+    let fields: Vec<Field> = COLUMNS
+        .iter()
+        .map(|c| Field::new(*c, DataType::Utf8, *c != "entity_number"))
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 /// Rows per row group of `main_activity.parquet` for snapshot tables of `table_rows` rows per
@@ -66,15 +73,8 @@ fn main_activity_writer(path: &Path, group_rows: usize) -> Result<ParallelWriter
         .set_column_dictionary_enabled("entity_number".into(), false)
         .build();
     let fh = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    ParallelWriter::new(
-        std::io::BufWriter::with_capacity(1 << 20, fh),
-        schema(),
-        props,
-        threads,
-        group_rows,
-    )
-    .map_err(|e| format!("{}: {e}", path.display()))
+    ParallelWriter::for_file(fh, schema(), props, group_rows)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn batch(chunk: &[(u64, MainActivity)]) -> Result<RecordBatch, String> {
@@ -102,20 +102,6 @@ fn batch(chunk: &[(u64, MainActivity)]) -> Result<RecordBatch, String> {
         Arc::new(g.finish()),
     ];
     RecordBatch::try_new(schema(), cols).map_err(|e| e.to_string())
-}
-
-const COLUMNS: [&str; 4] = [
-    "entity_number",
-    "nace_version",
-    "nace_code",
-    "activity_group",
-];
-
-/// The rows of row group `g` of a `main_activity.parquet`, in file order.
-fn rows_of_group(file: &Opened, g: usize) -> Result<Vec<(u64, MainActivity)>, String> {
-    let mut rows = Vec::with_capacity(file.row_group_rows(g) as usize);
-    each_row(file, &[g], |n, m| rows.push((n, m)))?;
-    Ok(rows)
 }
 
 /// Calls `f` on the rows of row groups `groups` (one reader for them all), in file order.
@@ -202,7 +188,8 @@ fn first_entity(file: &Opened, g: usize) -> Result<Option<u64>, String> {
 /// The file is in number order, so row group g covers the entities from its first one to the
 /// next group's first. A group whose cover holds no touched entity is copied as it is (its
 /// compressed bytes); the others are read, merged with the fresh rows of their cover and encoded
-/// again, as one row group each, so that group sizes stay as they were.
+/// again, as one row group each, so that group sizes stay as they were (a group far larger than
+/// `group_rows`, from an earlier bce, is split).
 pub fn update_main_activity(
     base: &Path,
     out: &Path,
@@ -217,6 +204,25 @@ pub fn update_main_activity(
         .into_par_iter()
         .map(|g| first_entity(&file, g))
         .collect::<Result<_, String>>()?;
+    // The rows of some groups without the touched entities, with `fresh` rows, in number order.
+    let merged = |groups: std::ops::Range<usize>, fresh: &[(u64, MainActivity)]| {
+        let mut rows: Vec<(u64, MainActivity)> = Vec::new();
+        let groups: Vec<usize> = groups.collect();
+        each_row(&file, &groups, |n, m| {
+            if touched.binary_search(&n).is_err() {
+                rows.push((n, m));
+            }
+        })?;
+        rows.extend_from_slice(fresh);
+        rows.sort_by_key(|r| r.0);
+        Ok::<_, String>(rows)
+    };
+    if groups == 0 || firsts.iter().any(Option::is_none) {
+        // No groups, or one without a first entity (empty, or unreadable): no covers; every
+        // row is read.
+        let rows = merged(0..groups, fresh)?;
+        return write_rows(out, rows.into_iter(), group_rows);
+    }
     // Group g's cover starts at its first entity (the first group's at 0) and ends where the
     // next group's starts (the last group's never).
     let starts: Vec<u64> = (0..groups)
@@ -230,22 +236,6 @@ pub fn update_main_activity(
             *h = true;
         }
     }
-    let touched_has = |n: u64| touched.binary_search(&n).is_ok();
-    if firsts.iter().any(Option::is_none) {
-        // A group without a first entity (empty, or unreadable): no covers; every row is read.
-        let mut rows: Vec<(u64, MainActivity)> = Vec::new();
-        for g in 0..groups {
-            rows.extend(
-                rows_of_group(&file, g)?
-                    .into_iter()
-                    .filter(|(n, _)| !touched_has(*n)),
-            );
-        }
-        rows.extend_from_slice(fresh);
-        rows.sort_by_key(|r| r.0);
-        return write_rows(out, rows.into_iter(), group_rows);
-    }
-    let mut w = main_activity_writer(out, group_rows)?;
     let in_range = |r: std::ops::Range<u64>| {
         let (a, b) = (
             fresh.partition_point(|x| x.0 < r.start),
@@ -253,13 +243,7 @@ pub fn update_main_activity(
         );
         &fresh[a..b]
     };
-    if groups == 0 {
-        if !fresh.is_empty() {
-            w.write(batch(fresh)?).map_err(err)?;
-        }
-        w.close().map_err(err)?;
-        return Ok(());
-    }
+    let mut w = main_activity_writer(out, group_rows)?;
     for (g, hit) in hit.iter().enumerate() {
         let new_rows = in_range(cover(g));
         if !hit && new_rows.is_empty() {
@@ -271,12 +255,7 @@ pub fn update_main_activity(
             .map_err(err)?;
             continue;
         }
-        let mut rows: Vec<(u64, MainActivity)> = rows_of_group(&file, g)?
-            .into_iter()
-            .filter(|(n, _)| !touched_has(*n))
-            .collect();
-        rows.extend_from_slice(new_rows);
-        rows.sort_by_key(|r| r.0);
+        let rows = merged(g..g + 1, new_rows)?;
         // One group, unless it is far larger than the setting (a file written with larger
         // groups, by an earlier bce, gets smaller ones as its groups are rewritten).
         let per_group = if rows.len() > 2 * group_rows.max(1) {

@@ -26,7 +26,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{BufWriter, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::Instant;
@@ -545,14 +545,10 @@ fn consume(
         path: out.to_path_buf(),
         msg: e.to_string(),
     };
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let mut writer = crate::parquet_io::parallel::ParallelWriter::new(
-        BufWriter::with_capacity(1 << 20, fh),
+    let mut writer = crate::parquet_io::parallel::ParallelWriter::for_file(
+        fh,
         schema.clone(),
         props,
-        threads,
         opts.row_group_rows,
     )
     .map_err(pq)?;

@@ -223,12 +223,10 @@ fn rewrite(
     let base = pq::Opened::open_with_page_index(&base_f).map_err(&base_err)?;
     let schema = base.metadata().schema().clone();
     let fh = std::fs::File::create(&out_f).map_err(|e| err(e.to_string()))?;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut w = ParallelWriter::new(
-        std::io::BufWriter::with_capacity(1 << 20, fh),
+    let mut w = ParallelWriter::for_file(
+        fh,
         schema.clone(),
         super::writer_properties(def, opts.zstd_level),
-        threads,
         opts.row_group_rows,
     )
     .map_err(|e| err(e.to_string()))?;

@@ -80,6 +80,24 @@ fn encode(
 }
 
 impl ParallelWriter {
+    /// A writer into `file` (buffered), one encoder thread per core; row groups of about
+    /// `row_group_rows` rows.
+    pub fn for_file(
+        file: std::fs::File,
+        schema: SchemaRef,
+        props: WriterProperties,
+        row_group_rows: usize,
+    ) -> Result<ParallelWriter> {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        ParallelWriter::new(
+            std::io::BufWriter::with_capacity(1 << 20, file),
+            schema,
+            props,
+            threads,
+            row_group_rows,
+        )
+    }
+
     /// `threads` encoder threads; row groups of about `row_group_rows` rows.
     pub fn new<W: Write + Send + 'static>(
         sink: W,

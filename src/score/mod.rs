@@ -75,13 +75,29 @@ pub struct Report {
     /// Of those, enterprises that left the register (scored by the KBO_STOPPED floor).
     pub stopped: u64,
     /// Rows per category (low, moderate, high, critical).
-    pub categories: BTreeMap<String, u64>,
+    pub categories: BTreeMap<&'static str, u64>,
     /// Rows per data_completeness.
-    pub completeness: BTreeMap<String, u64>,
+    pub completeness: BTreeMap<&'static str, u64>,
     /// Filings rows skipped because they could not be read (each logged with line and column).
     pub filings_rejected: u64,
     /// Filings rows whose enterprise is not in the snapshot.
     pub filings_unmatched: u64,
+}
+
+impl Report {
+    /// Adds the rows of another part of the same run.
+    fn add(&mut self, other: Report) {
+        self.rows += other.rows;
+        self.stopped += other.stopped;
+        for (k, v) in other.categories {
+            *self.categories.entry(k).or_default() += v;
+        }
+        for (k, v) in other.completeness {
+            *self.completeness.entry(k).or_default() += v;
+        }
+        self.filings_rejected += other.filings_rejected;
+        self.filings_unmatched += other.filings_unmatched;
+    }
 }
 
 /// One reason of a row being scored: a code of [`model::RULES`] (or a sector's
@@ -268,12 +284,10 @@ pub fn score(inputs: &Inputs, out: &Path, memory_limit: &str) -> Result<Report> 
         path: out.to_path_buf(),
         msg: x.to_string(),
     })?;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut writer = ParallelWriter::new(
-        std::io::BufWriter::with_capacity(1 << 20, fh),
+    let mut writer = ParallelWriter::for_file(
+        fh,
         schema.clone(),
         props,
-        threads,
         // Small row groups: the reasons are long text, and every row group in flight is memory.
         1 << 16,
     )
@@ -285,19 +299,12 @@ pub fn score(inputs: &Inputs, out: &Path, memory_limit: &str) -> Result<Report> 
     };
     const CHUNK: usize = 1 << 15;
     for window in order.chunks(CHUNK * 2) {
-        let batches: Vec<(RecordBatch, Tally)> = window
+        let batches: Vec<(RecordBatch, Report)> = window
             .par_chunks(CHUNK)
             .map(|rows| batch(rows, &f, inputs.filings.is_some(), &schema))
             .collect::<Result<_>>()?;
         for (b, r) in batches {
-            report.rows += r.rows;
-            report.stopped += r.stopped;
-            for (k, v) in r.categories {
-                *report.categories.entry(k.to_string()).or_default() += v;
-            }
-            for (k, v) in r.completeness {
-                *report.completeness.entry(k.to_string()).or_default() += v;
-            }
+            report.add(r);
             writer.write(b).map_err(err)?;
         }
     }
@@ -338,22 +345,13 @@ fn reason_type() -> DataType {
     DataType::Struct(reason_fields())
 }
 
-/// Rows per category and per data_completeness of one batch.
-#[derive(Default)]
-struct Tally {
-    rows: u64,
-    stopped: u64,
-    categories: BTreeMap<&'static str, u64>,
-    completeness: BTreeMap<&'static str, u64>,
-}
-
 /// Scores a chunk of rows into one record batch.
 fn batch(
     rows: &[Src],
     f: &Features,
     has_filings: bool,
     schema: &SchemaRef,
-) -> Result<(RecordBatch, Tally)> {
+) -> Result<(RecordBatch, Report)> {
     let n = rows.len();
     let mut number = StringBuilder::with_capacity(n, n * 12);
     let mut score = Int32Builder::with_capacity(n);
@@ -368,7 +366,8 @@ fn batch(
     );
     let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
     offsets.push(0);
-    let mut tally = Tally::default();
+    // The rows of this batch only (filings counts stay 0).
+    let mut tally = Report::default();
     let mut r = Reasons::default();
     for src in rows {
         r.clear();
