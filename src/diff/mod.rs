@@ -6,7 +6,9 @@
 //! `pipelines/diff.sql`.
 //!
 //! `narrow` first keeps only the entities whose rows differ (per-entity fingerprints of both
-//! snapshots, computed in parallel), so the SQL compares thousands of rows, not 48 million.
+//! snapshots, computed in parallel), so the SQL compares thousands of rows, not 48 million; and
+//! the filings rows of the window are cut out of the filings file (`crate::filings`) before the
+//! SQL reads them.
 //!
 //! Invariants: the events depend only on the two snapshots' contents (as sets of rows), so a Full
 //! extract diffed against the previous snapshot and the previous snapshot with the Update applied

@@ -1,8 +1,10 @@
 //! What the model reads, as columns indexed by the enterprise's row in the snapshot's
 //! enterprise table: the enterprise rows, establishment counts, the main activity and its NACE
 //! section, the two latest fiscal years of accounts, and the register events of the window.
-//! Parquet is read with parquet-rs (activity row groups in parallel); the filings CSV with the
-//! `csv` crate; the events (small) through DuckDB (`pipelines/score_events.sql`).
+//! Parquet is read with parquet-rs, row groups in parallel (the main activities from the
+//! snapshot's `main_activity.parquet`); the filings CSV through [`crate::filings`]; the events
+//! (small) through DuckDB (`pipelines/score_events.sql`). Rows are found by enterprise number
+//! through [`RowIndex`].
 
 use super::{Error, Result};
 use crate::kbo::{date, number};

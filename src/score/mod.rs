@@ -7,9 +7,10 @@
 //! data_completeness, reasons: a list of {code, points, evidence}, highest points first), in the
 //! snapshot's enterprise order.
 //!
-//! Columnar: [`inputs`] reads each input once into columns indexed by the enterprise's row (the
-//! activity table's row groups in parallel), then every enterprise is scored in parallel batches
-//! (rayon) and the batches are encoded in parallel. Every threshold and point is in
+//! Columnar: [`inputs`] reads each input once into columns indexed by the enterprise's row (row
+//! groups and filings blocks in parallel), then every enterprise is scored in parallel batches
+//! (rayon; each row's reasons go into one reused text buffer) and the batches are encoded in
+//! parallel. Every threshold and point is in
 //! [`model::RULES`]; juridical situations are classed by the reviewed
 //! `data/juridical_situation_risk.csv`. Invariants: one row per enterprise of the snapshot, plus
 //! one per enterprise that left the register in the last 12 months; the points of the reasons add
