@@ -300,109 +300,62 @@ pub fn writer_properties(def: &TableDef, zstd_level: i32) -> WriterProperties {
 
 /// What the reader thread sends.
 enum Msg {
-    Header(Vec<String>),
-    Batch(Vec<csv::ByteRecord>, usize),
-    Done { sha256: String, bytes: u64 },
-    Failed { line: u64, msg: String },
+    /// The next bytes of the file, as inflated.
+    Chunk(Vec<u8>),
+    Done {
+        sha256: String,
+        bytes: u64,
+    },
+    Failed {
+        msg: String,
+    },
 }
 
-/// Reads `file` of the extract: hashes the bytes, tokenizes, and sends batches of up to
-/// `batch_rows` records; empty batches come back through `recycle` for reuse.
+/// Bytes per chunk handed from the reader to the typing thread.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// A record longer than this is taken for a quote that is never closed (the file is corrupt):
+/// holding the rest of the file as one field would only exhaust memory.
+const MAX_RECORD_BYTES: usize = 64 << 20;
+
+/// Reads `file` of the extract: hashes the bytes and sends them in chunks of `CHUNK_BYTES`;
+/// used chunks come back through `recycle` for reuse.
 fn read_file(
-    mut src: &mut dyn Read,
-    batch_rows: usize,
+    src: &mut dyn Read,
     tx: &SyncSender<Msg>,
-    recycle: &Receiver<Vec<csv::ByteRecord>>,
+    recycle: &Receiver<Vec<u8>>,
     pb: &indicatif::ProgressBar,
 ) {
-    struct Hashing<'a> {
-        inner: &'a mut dyn Read,
-        hash: Sha256,
-        bytes: u64,
-    }
-    impl Read for Hashing<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.inner.read(buf)?;
-            self.hash.update(&buf[..n]);
-            self.bytes += n as u64;
-            Ok(n)
-        }
-    }
-    let hashing = Hashing {
-        inner: &mut src,
-        hash: Sha256::new(),
-        bytes: 0,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(hashing);
-    let mut header = csv::ByteRecord::new();
-    match rdr.read_byte_record(&mut header) {
-        Ok(true) => {
-            let h = header
-                .iter()
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect();
-            if tx.send(Msg::Header(h)).is_err() {
-                return;
-            }
-        }
-        Ok(false) => {
-            let _ = tx.send(Msg::Header(Vec::new()));
-            return;
-        }
-        Err(e) => {
-            let _ = tx.send(Msg::Failed {
-                line: 1,
-                msg: e.to_string(),
-            });
-            return;
-        }
-    }
-    let mut last_byte = 0u64;
+    let mut hash = Sha256::new();
+    let mut bytes = 0u64;
     loop {
-        let mut batch = recycle.try_recv().unwrap_or_default();
+        let mut chunk = recycle.try_recv().unwrap_or_default();
+        chunk.resize(CHUNK_BYTES, 0);
         let mut n = 0;
-        while n < batch_rows {
-            if n == batch.len() {
-                batch.push(csv::ByteRecord::new());
-            }
-            match rdr.read_byte_record(&mut batch[n]) {
-                Ok(true) => n += 1,
-                Ok(false) => break,
+        while n < CHUNK_BYTES {
+            match src.read(&mut chunk[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let line = rdr.position().line();
-                    let _ = tx.send(Msg::Failed {
-                        line,
-                        msg: e.to_string(),
-                    });
+                    let _ = tx.send(Msg::Failed { msg: e.to_string() });
                     return;
                 }
             }
         }
-        let byte = rdr.position().byte();
-        pb.inc(byte - last_byte);
-        last_byte = byte;
-        if n > 0 && tx.send(Msg::Batch(batch, n)).is_err() {
+        chunk.truncate(n);
+        hash.update(&chunk);
+        bytes += n as u64;
+        pb.inc(n as u64);
+        if n > 0 && tx.send(Msg::Chunk(chunk)).is_err() {
             return;
         }
-        if n < batch_rows {
+        if n < CHUNK_BYTES {
             break;
         }
     }
-    let hashing = rdr.into_inner();
-    let sha256 = hashing
-        .hash
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let _ = tx.send(Msg::Done {
-        sha256,
-        bytes: hashing.bytes,
-    });
+    let sha256 = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let _ = tx.send(Msg::Done { sha256, bytes });
 }
 
 /// Runs two closures at the same time.
@@ -436,16 +389,12 @@ pub fn ingest_table(
     let location = extract.locate(file);
     let pb = progress.bytes(def.name, extract.size(file).unwrap_or(0));
     let (tx, rx) = sync_channel::<Msg>(4);
-    let (recycle_tx, recycle_rx) = sync_channel::<Vec<csv::ByteRecord>>(8);
-    // A row group holds whole batches: no batch larger than a row group.
-    let batch_rows = opts.batch_rows.min(opts.row_group_rows).max(1);
+    let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(8);
 
     let result = std::thread::scope(|s| {
         let reader = s.spawn(|| {
             let pb = pb.clone();
-            extract.with_reader(file, move |r| {
-                read_file(r, batch_rows, &tx, &recycle_rx, &pb)
-            })
+            extract.with_reader(file, move |r| read_file(r, &tx, &recycle_rx, &pb))
         });
         let consumed = consume(
             def,
@@ -462,7 +411,8 @@ pub fn ingest_table(
         let read = reader.join();
         match read {
             Ok(Ok(())) => consumed,
-            Ok(Err(e)) => consumed.and(Err(e.into())),
+            // The extract could not be read at all: that, not what the typing side saw, is the cause.
+            Ok(Err(e)) => Err(e.into()),
             Err(_) => consumed.and(Err(Error::Read {
                 file: location.clone(),
                 line: 0,
@@ -491,6 +441,76 @@ pub fn ingest_table(
     Ok((report, rejects, own))
 }
 
+/// The typing side of one table: what is set up once the header is read.
+struct Table<'a> {
+    schema: duckdb::arrow::datatypes::SchemaRef,
+    writer: crate::parquet_io::parallel::ParallelWriter,
+    typer: typing::Typer<'a>,
+    main: Option<derived::Background>,
+}
+
+/// The reader's chunks, tokenized: after each [`Feed::next`], `recs` holds the complete records
+/// of `buf`, whose first `used` bytes they take.
+struct Feed<'a> {
+    rx: &'a Receiver<Msg>,
+    recycle: &'a SyncSender<Vec<u8>>,
+    location: &'a str,
+    tok: kbo::records::Tokenizer,
+    recs: kbo::records::Records,
+    /// An unfinished record carried over, then the next chunk.
+    buf: Vec<u8>,
+    used: usize,
+    /// The reader's Done message: the input has ended.
+    done: Option<(String, u64)>,
+}
+
+impl Feed<'_> {
+    fn read_error(&self, msg: String) -> Error {
+        Error::Read {
+            file: self.location.to_string(),
+            line: self.tok.line(),
+            msg,
+        }
+    }
+
+    /// Takes the next chunk and tokenizes; false when the input has ended.
+    fn next(&mut self) -> Result<bool> {
+        if self.done.is_some() {
+            return Ok(false);
+        }
+        self.buf.drain(..self.used);
+        self.used = 0;
+        if self.buf.len() > MAX_RECORD_BYTES {
+            return Err(self.read_error(format!(
+                "a record runs over {} MB: a quote that is never closed",
+                MAX_RECORD_BYTES >> 20
+            )));
+        }
+        let eof = match self.rx.recv() {
+            Ok(Msg::Chunk(chunk)) => {
+                if self.buf.is_empty() {
+                    let empty = std::mem::replace(&mut self.buf, chunk);
+                    let _ = self.recycle.try_send(empty);
+                } else {
+                    self.buf.extend_from_slice(&chunk);
+                    let _ = self.recycle.try_send(chunk);
+                }
+                false
+            }
+            Ok(Msg::Done { sha256, bytes }) => {
+                self.done = Some((sha256, bytes));
+                true
+            }
+            Ok(Msg::Failed { msg }) => return Err(self.read_error(msg)),
+            // No Done message: the reader failed (its error is joined by the caller).
+            Err(_) => return Err(self.read_error("input ended unexpectedly".into())),
+        };
+        self.recs.clear();
+        self.used = self.tok.tokenize(&mut self.buf, eof, &mut self.recs);
+        Ok(true)
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn consume(
     def: &'static TableDef,
@@ -501,99 +521,86 @@ fn consume(
     meta: &Meta,
     opts: &Options,
     rx: &Receiver<Msg>,
-    recycle: &SyncSender<Vec<csv::ByteRecord>>,
+    recycle: &SyncSender<Vec<u8>>,
 ) -> Result<(TableReport, Vec<Reject>, Option<KeySet>)> {
-    let header = match rx.recv() {
-        Ok(Msg::Header(h)) if !h.is_empty() => h,
-        Ok(Msg::Header(_)) => {
-            return Err(Error::EmptyFile {
-                file: location.to_string(),
-            })
-        }
-        Ok(Msg::Failed { line, msg }) => {
-            return Err(Error::Read {
-                file: location.to_string(),
-                line,
-                msg,
-            })
-        }
-        // The reader ended without a header: its own error is reported by the caller.
-        _ => {
-            return Err(Error::EmptyFile {
-                file: location.to_string(),
-            })
-        }
-    };
-    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
-    let binding = kbo::bind(def.columns, &header_refs).map_err(|column| Error::MissingColumn {
-        file: location.to_string(),
-        column,
-        expected: def
-            .columns
-            .iter()
-            .map(|c| c.header)
-            .collect::<Vec<_>>()
-            .join(", "),
-    })?;
-    let schema = typing::schema(def);
-    let props = writer_properties(def, opts.zstd_level);
-    let fh = File::create(out).map_err(|source| Error::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
     let pq = |e: parquet::errors::ParquetError| Error::Parquet {
         path: out.to_path_buf(),
         msg: e.to_string(),
     };
-    let mut writer = crate::parquet_io::parallel::ParallelWriter::for_file(
-        fh,
-        schema.clone(),
-        props,
-        opts.row_group_rows,
-    )
-    .map_err(pq)?;
-    let mut typer = typing::Typer::new(def, &binding, file, meta.extract_number);
-    // A Full extract's activity rows also give each entity's main activity.
-    let main = (def.name == "activity" && file == "activity.csv").then(derived::Background::spawn);
-    // The table's own keys, for duplicates (enterprise, establishment, branch).
-    let mut own = def.unique_key.then(KeySet::new);
-    let mut done = None;
-    for msg in rx.iter() {
-        match msg {
-            Msg::Batch(records, n) => {
-                let batch = typer
-                    .type_batch(&records[..n], owners, &mut own, schema.clone())
-                    .map_err(|e| Error::Parquet {
-                        path: out.to_path_buf(),
-                        msg: e.to_string(),
-                    })?;
-                if let Some(m) = &main {
-                    m.observe(&batch);
-                }
-                writer.write(batch).map_err(pq)?;
-                let _ = recycle.try_send(records);
-            }
-            Msg::Done { sha256, bytes } => done = Some((sha256, bytes)),
-            Msg::Failed { line, msg } => {
-                return Err(Error::Read {
-                    file: location.to_string(),
-                    line,
-                    msg,
-                })
-            }
-            Msg::Header(_) => {}
+    let arrow = |e: duckdb::arrow::error::ArrowError| Error::Parquet {
+        path: out.to_path_buf(),
+        msg: e.to_string(),
+    };
+    // A row group holds whole batches: no batch larger than a row group.
+    let batch_rows = opts.batch_rows.min(opts.row_group_rows).max(1);
+    let mut feed = Feed {
+        rx,
+        recycle,
+        location,
+        tok: kbo::records::Tokenizer::default(),
+        recs: kbo::records::Records::default(),
+        buf: Vec::new(),
+        used: 0,
+        done: None,
+    };
+    // The header: the first record.
+    while feed.recs.is_empty() {
+        if !feed.next()? {
+            return Err(Error::EmptyFile {
+                file: location.to_string(),
+            });
         }
     }
-    // No Done message: the reader failed (its error is joined by the caller) — publish nothing.
-    let Some((sha256, bytes)) = done else {
+    let header: Vec<String> = feed
+        .recs
+        .fields(0)
+        .iter()
+        .map(|&(a, b)| String::from_utf8_lossy(&feed.buf[a..b]).into_owned())
+        .collect();
+    let binding = bind_header(def, location, &header)?;
+    let mut t = Table::open(def, &binding, file, out, meta, opts)?;
+    // The table's own keys, for duplicates (enterprise, establishment, branch).
+    let mut own = def.unique_key.then(KeySet::new);
+    let mut first = 1;
+    loop {
+        // One check of the whole buffer spares one per field; if it fails, each field is checked
+        // on its own, and the rows with the bad bytes are rejected.
+        let text = std::str::from_utf8(&feed.buf[..feed.used]).ok();
+        let mut i = first;
+        while i < feed.recs.len() {
+            let to = (i + batch_rows).min(feed.recs.len());
+            let batch = t
+                .typer
+                .type_records(
+                    &feed.buf,
+                    text,
+                    &feed.recs,
+                    i..to,
+                    owners,
+                    &mut own,
+                    t.schema.clone(),
+                )
+                .map_err(arrow)?;
+            if let Some(m) = &t.main {
+                m.observe(&batch);
+            }
+            t.writer.write(batch).map_err(pq)?;
+            i = to;
+        }
+        first = 0;
+        if !feed.next()? {
+            break;
+        }
+    }
+    let Some((sha256, bytes)) = feed.done else {
         return Err(Error::Read {
             file: location.to_string(),
-            line: typer.last_line,
+            line: feed.tok.line(),
             msg: "input ended unexpectedly".into(),
         });
     };
-    let meta_out = writer.close().map_err(pq)?;
-    if let Some(m) = main {
+    let meta_out = t.writer.close().map_err(pq)?;
+    if let Some(m) = t.main {
         let path = out.with_file_name(derived::MAIN_ACTIVITY);
         m.finish()
             .and_then(|rows| {
@@ -602,7 +609,7 @@ fn consume(
             })
             .map_err(|msg| Error::Parquet { path, msg })?;
     }
-    let (stats, rejects) = typer.finish();
+    let (stats, rejects) = t.typer.finish();
     debug_assert_eq!(meta_out.file_metadata().num_rows() as u64, stats.written);
     Ok((
         TableReport {
@@ -622,4 +629,55 @@ fn consume(
         rejects,
         own,
     ))
+}
+
+/// Binds a file's header row to the table's columns, by name.
+fn bind_header(def: &TableDef, location: &str, header: &[String]) -> Result<kbo::Binding> {
+    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+    kbo::bind(def.columns, &header_refs).map_err(|column| Error::MissingColumn {
+        file: location.to_string(),
+        column,
+        expected: def
+            .columns
+            .iter()
+            .map(|c| c.header)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+impl<'a> Table<'a> {
+    fn open(
+        def: &'static TableDef,
+        binding: &'a kbo::Binding,
+        file: &str,
+        out: &Path,
+        meta: &Meta,
+        opts: &Options,
+    ) -> Result<Table<'a>> {
+        let schema = typing::schema(def);
+        let props = writer_properties(def, opts.zstd_level);
+        let fh = File::create(out).map_err(|source| Error::Io {
+            path: out.to_path_buf(),
+            source,
+        })?;
+        let writer = crate::parquet_io::parallel::ParallelWriter::for_file(
+            fh,
+            schema.clone(),
+            props,
+            opts.row_group_rows,
+        )
+        .map_err(|e| Error::Parquet {
+            path: out.to_path_buf(),
+            msg: e.to_string(),
+        })?;
+        Ok(Table {
+            schema,
+            writer,
+            typer: typing::Typer::new(def, binding, file, meta.extract_number),
+            // A Full extract's activity rows also give each entity's main activity.
+            main: (def.name == "activity" && file == "activity.csv")
+                .then(derived::Background::spawn),
+        })
+    }
 }

@@ -4,6 +4,7 @@
 use super::keys::KeySet;
 use super::rejects::{raw_text, Reject};
 use crate::kbo::number::{EntityKind, NumberError};
+use crate::kbo::records::Records;
 use crate::kbo::{self, number, Binding, ColType, TableDef};
 use duckdb::arrow::array::{ArrayRef, Date32Builder, StringBuilder};
 use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -50,7 +51,6 @@ pub struct Typer<'a> {
     extract_number: u32,
     rejects: Vec<Reject>,
     stats: Stats,
-    pub last_line: u64,
     last: Option<LastEntity>,
 }
 
@@ -89,7 +89,6 @@ impl<'a> Typer<'a> {
                 written: 0,
                 orphans: 0,
             },
-            last_line: 0,
             last: None,
         }
     }
@@ -124,10 +123,12 @@ impl<'a> Typer<'a> {
     }
 
     /// Checks one field; `Err` is the reject reason. The u64 is the parsed number of a number column.
+    /// `checked` is the field as text when the whole buffer was found valid UTF-8.
     fn check<'r>(
         &mut self,
         ci: usize,
         v: &'r [u8],
+        checked: Option<&'r str>,
         keys: &KeySet,
     ) -> Result<(Val<'r>, bool, u64), String> {
         let c = &self.def.columns[ci];
@@ -139,12 +140,15 @@ impl<'a> Typer<'a> {
             };
         }
         let header = c.header;
-        let s = std::str::from_utf8(v).map_err(|e| {
-            format!(
-                "column {header}: invalid UTF-8 at byte {} of the value",
-                e.valid_up_to()
-            )
-        })?;
+        let s = match checked {
+            Some(s) => s,
+            None => std::str::from_utf8(v).map_err(|e| {
+                format!(
+                    "column {header}: invalid UTF-8 at byte {} of the value",
+                    e.valid_up_to()
+                )
+            })?,
+        };
         match c.ty {
             ColType::Number(kind) if ci == 0 => {
                 // The table's own key: checked, not looked up (duplicates are found by the caller).
@@ -171,27 +175,36 @@ impl<'a> Typer<'a> {
         }
     }
 
-    fn reject(&mut self, line: u64, reason: String, rec: &csv::ByteRecord) {
+    fn reject(&mut self, line: u64, reason: String, buf: &[u8], fields: &[(usize, usize)]) {
+        let mut rec = csv::ByteRecord::new();
+        for &(a, b) in fields {
+            rec.push_field(&buf[a..b]);
+        }
         self.rejects.push(Reject {
             extract_number: self.extract_number,
             table: self.def.name.to_string(),
             file: self.file.clone(),
             line,
             reason,
-            raw: raw_text(rec),
+            raw: raw_text(&rec),
         });
     }
 
-    /// Types a batch of records; rejected rows go to the reject list.
-    pub fn type_batch(
+    /// Types records `range` of `recs` (tokenized from `buf`; `text` is `buf` as far as the
+    /// records go, when it is valid UTF-8); rejected rows go to the reject list.
+    #[allow(clippy::too_many_arguments)]
+    pub fn type_records(
         &mut self,
-        records: &[csv::ByteRecord],
+        buf: &[u8],
+        text: Option<&str>,
+        recs: &Records,
+        range: std::ops::Range<usize>,
         owners: &KeySet,
         own: &mut Option<KeySet>,
         schema: SchemaRef,
     ) -> Result<RecordBatch, ArrowError> {
         let ncols = self.def.columns.len();
-        let n = records.len();
+        let n = range.len();
         let mut builders: Vec<Builder> = self
             .def
             .columns
@@ -203,17 +216,17 @@ impl<'a> Typer<'a> {
             .collect();
         let mut vat = (self.def.derives_vat()).then(|| StringBuilder::with_capacity(n, n * 12));
         let mut vals: Vec<Val> = Vec::with_capacity(ncols);
-        for rec in records {
+        for r in range {
             self.stats.read += 1;
-            let line = rec.position().map(|p| p.line()).unwrap_or(0);
-            self.last_line = line;
-            if rec.len() != self.binding.width {
+            let line = recs.line(r);
+            let fields = recs.fields(r);
+            if fields.len() != self.binding.width {
                 let reason = format!(
                     "the row has {} fields, the header has {}",
-                    rec.len(),
+                    fields.len(),
                     self.binding.width
                 );
-                self.reject(line, reason, rec);
+                self.reject(line, reason, buf, fields);
                 continue;
             }
             vals.clear();
@@ -221,10 +234,11 @@ impl<'a> Typer<'a> {
             let mut key = 0;
             let mut failed = None;
             for ci in 0..ncols {
-                let v = self.binding.positions[ci]
-                    .and_then(|p| rec.get(p))
-                    .unwrap_or(b"");
-                match self.check(ci, v, owners) {
+                let (a, b) = self.binding.positions[ci]
+                    .and_then(|p| fields.get(p).copied())
+                    .unwrap_or((0, 0));
+                let checked = text.and_then(|t| t.get(a..b));
+                match self.check(ci, &buf[a..b], checked, owners) {
                     Ok((val, o, n)) => {
                         orphan |= o;
                         if ci == 0 {
@@ -239,7 +253,7 @@ impl<'a> Typer<'a> {
                 }
             }
             if let Some(reason) = failed {
-                self.reject(line, reason, rec);
+                self.reject(line, reason, buf, fields);
                 continue;
             }
             if self.def.unique_key {
@@ -250,7 +264,7 @@ impl<'a> Typer<'a> {
                         self.def.columns[0].header,
                         number::display(key)
                     );
-                    self.reject(line, reason, rec);
+                    self.reject(line, reason, buf, fields);
                     continue;
                 }
                 if let Some(vat) = vat.as_mut() {

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod forms;
 pub mod meta;
 pub mod number;
+pub mod records;
 
 pub use extract::Extract;
 pub use meta::{ExtractType, Meta};

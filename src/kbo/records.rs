@@ -1,0 +1,430 @@
+//! CSV records of a KBO file, tokenized in place (kbo-open-data.md "Format": comma-separated, text
+//! in double quotes with embedded quotes doubled, quoted newlines, LF line endings).
+//!
+//! Input: a buffer holding the file's bytes from a record boundary on. Output: the complete
+//! records at its start, as field ranges into that same buffer ([`Records`]); the bytes of an
+//! unfinished last record are left for the caller to carry in front of the next bytes
+//! ([`Tokenizer::tokenize`] says where they start). Nothing is copied for the usual field; a field
+//! with a doubled quote (or text after its closing quote) is rewritten in place, over its own
+//! bytes, and the bytes it no longer needs become spaces, so a buffer that was valid UTF-8 stays
+//! valid and can be checked once as a whole.
+//!
+//! Invariant: the records and fields are exactly those of the `csv` crate's reader (its default
+//! dialect, `flexible`, no header handling) for the same bytes, wherever the buffers are cut —
+//! blank lines skipped, `\r` and `\n` both end a record — and each record carries the line it
+//! starts on (1-based). A property test holds the tokenizer to the `csv` crate.
+
+use memchr::{memchr2, memchr3};
+
+/// The records tokenized from one buffer: field ranges, record after record.
+#[derive(Debug, Default)]
+pub struct Records {
+    fields: Vec<(usize, usize)>,
+    /// For each record, the index of its first field in `fields`; one more entry at the end.
+    starts: Vec<usize>,
+    /// For each record, the line it starts on.
+    lines: Vec<u64>,
+}
+
+impl Records {
+    pub fn clear(&mut self) {
+        self.fields.clear();
+        self.starts.clear();
+        self.lines.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The field ranges of record `i` (byte ranges into the tokenized buffer).
+    pub fn fields(&self, i: usize) -> &[(usize, usize)] {
+        match (self.starts.get(i), self.starts.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.fields[a..b],
+            _ => &[],
+        }
+    }
+
+    /// The line record `i` starts on.
+    pub fn line(&self, i: usize) -> u64 {
+        self.lines.get(i).copied().unwrap_or(0)
+    }
+
+    /// Starts a record on `line`.
+    fn open(&mut self, line: u64) {
+        if self.starts.is_empty() {
+            self.starts.push(0);
+        }
+        self.lines.push(line);
+    }
+
+    fn close(&mut self) {
+        self.starts.push(self.fields.len());
+    }
+
+    fn abandon(&mut self) {
+        self.lines.pop();
+        let first = self.starts.last().copied().unwrap_or(0);
+        self.fields.truncate(first);
+    }
+}
+
+/// Tokenizes a file buffer after buffer, keeping the line count between them.
+#[derive(Debug)]
+pub struct Tokenizer {
+    /// The line of the first byte of the next buffer.
+    line: u64,
+}
+
+impl Default for Tokenizer {
+    fn default() -> Self {
+        Tokenizer { line: 1 }
+    }
+}
+
+/// Where the fast scan of a record ended.
+enum Scan {
+    /// The record ends at this byte (its terminator, or the buffer's end at end of input); `plain`:
+    /// every field is a plain slice of the buffer (no doubled quote, no text after a closing
+    /// quote), so the field ranges are final.
+    Done {
+        end: usize,
+        newlines: u64,
+        plain: bool,
+    },
+    /// The buffer ends inside the record.
+    Short,
+}
+
+impl Tokenizer {
+    /// The line the next buffer starts on.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// Appends the complete records at the start of `buf` to `out` (rewriting quoted fields in
+    /// place where needed) and returns how many bytes they used; `buf[returned..]` is an
+    /// unfinished record to carry in front of the next bytes. With `eof`, the buffer is the end of
+    /// the file: everything is a record and the whole buffer is used.
+    pub fn tokenize(&mut self, buf: &mut [u8], eof: bool, out: &mut Records) -> usize {
+        let n = buf.len();
+        let mut p = 0;
+        loop {
+            // Blank lines between records are skipped (as the csv crate does).
+            while p < n && (buf[p] == b'\n' || buf[p] == b'\r') {
+                self.line += (buf[p] == b'\n') as u64;
+                p += 1;
+            }
+            if p == n {
+                return n;
+            }
+            out.open(self.line);
+            match scan(buf, p, eof, &mut out.fields) {
+                Scan::Short => {
+                    out.abandon();
+                    return p;
+                }
+                Scan::Done {
+                    end,
+                    newlines,
+                    plain,
+                } => {
+                    if !plain {
+                        let first = out.starts.last().copied().unwrap_or(0);
+                        out.fields.truncate(first);
+                        rewrite(buf, p, end, &mut out.fields);
+                    }
+                    out.close();
+                    self.line += newlines;
+                    if end < n {
+                        self.line += (buf[end] == b'\n') as u64;
+                        p = end + 1;
+                    } else {
+                        return n;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Finds the end of the record starting at `p` (a byte that is not a terminator), pushing its
+/// field ranges; they are final only if the scan says `plain`.
+fn scan(buf: &[u8], mut p: usize, eof: bool, fields: &mut Vec<(usize, usize)>) -> Scan {
+    let n = buf.len();
+    let mut newlines = 0;
+    let mut plain = true;
+    loop {
+        if p == n {
+            // The buffer ended right after a delimiter: at end of input, an empty last field.
+            if !eof {
+                return Scan::Short;
+            }
+            fields.push((p, p));
+            return Scan::Done {
+                end: n,
+                newlines,
+                plain,
+            };
+        }
+        let mut start = p;
+        if buf[p] == b'"' {
+            start = p + 1;
+            let mut q = start;
+            // The closing quote: a quote not followed by another one.
+            let close = loop {
+                match memchr2(b'"', b'\n', &buf[q..]) {
+                    None => {
+                        if !eof {
+                            return Scan::Short;
+                        }
+                        // End of input inside quotes: the field runs to the end.
+                        fields.push((start, n));
+                        return Scan::Done {
+                            end: n,
+                            newlines,
+                            plain,
+                        };
+                    }
+                    Some(k) => {
+                        let at = q + k;
+                        if buf[at] == b'\n' {
+                            newlines += 1;
+                            q = at + 1;
+                        } else if at + 1 == n {
+                            if !eof {
+                                return Scan::Short;
+                            }
+                            break at;
+                        } else if buf[at + 1] == b'"' {
+                            plain = false;
+                            q = at + 2;
+                        } else {
+                            break at;
+                        }
+                    }
+                }
+            };
+            p = close + 1;
+            if p == n || matches!(buf[p], b',' | b'\n' | b'\r') {
+                fields.push((start, close));
+            } else {
+                // Text after the closing quote belongs to the field (csv keeps it): up to the
+                // next delimiter or terminator.
+                plain = false;
+                match memchr3(b',', b'\n', b'\r', &buf[p..]) {
+                    Some(k) => p += k,
+                    None if eof => p = n,
+                    None => return Scan::Short,
+                }
+                fields.push((start, p));
+            }
+        } else {
+            match memchr3(b',', b'\n', b'\r', &buf[p..]) {
+                Some(k) => p += k,
+                None if eof => p = n,
+                None => return Scan::Short,
+            }
+            fields.push((start, p));
+        }
+        // p is at a delimiter, a terminator, or the end of input.
+        if p < n && buf[p] == b',' {
+            p += 1;
+            continue;
+        }
+        return Scan::Done {
+            end: p,
+            newlines,
+            plain,
+        };
+    }
+}
+
+/// Re-reads the record `buf[start..end]` (`end` at its terminator or the end of input) byte by
+/// byte with the csv crate's state machine, writing each field's bytes in place — the output never
+/// overtakes the input, since quotes are only removed — and blanking what is left over.
+fn rewrite(buf: &mut [u8], start: usize, end: usize, fields: &mut Vec<(usize, usize)>) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum S {
+        StartField,
+        InField,
+        InQuoted,
+        /// A quote seen inside a quoted field: doubled, or the closing one.
+        QuoteInQuoted,
+    }
+    let mut s = S::StartField;
+    let mut dst = start;
+    let mut field = start;
+    for src in start..end {
+        let c = buf[src];
+        let mut put = |b: u8| {
+            buf[dst] = b;
+            dst += 1;
+        };
+        s = match (s, c) {
+            (S::StartField, b'"') => S::InQuoted,
+            (S::StartField | S::InField | S::QuoteInQuoted, b',') => {
+                fields.push((field, dst));
+                field = dst;
+                S::StartField
+            }
+            (S::StartField | S::InField, _) => {
+                put(c);
+                S::InField
+            }
+            (S::InQuoted, b'"') => S::QuoteInQuoted,
+            (S::InQuoted, _) => {
+                put(c);
+                S::InQuoted
+            }
+            (S::QuoteInQuoted, b'"') => {
+                put(b'"');
+                S::InQuoted
+            }
+            (S::QuoteInQuoted, _) => {
+                put(c);
+                S::InField
+            }
+        };
+    }
+    fields.push((field, dst));
+    // Removed quotes leave bytes behind; spaces keep the buffer valid UTF-8 where it was.
+    buf[dst..end].fill(b' ');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// (line, fields) of every record, tokenizing `input` in buffers cut at `cuts`.
+    fn ours(input: &[u8], cuts: &[usize]) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut t = Tokenizer::default();
+        let mut got = Vec::new();
+        let mut carry: Vec<u8> = Vec::new();
+        let mut bounds: Vec<usize> = cuts.iter().map(|&c| c.min(input.len())).collect();
+        bounds.sort_unstable();
+        bounds.push(input.len());
+        let mut from = 0;
+        for (i, &to) in bounds.iter().enumerate() {
+            carry.extend_from_slice(&input[from..to]);
+            from = to;
+            let eof = i + 1 == bounds.len();
+            let mut recs = Records::default();
+            let used = t.tokenize(&mut carry, eof, &mut recs);
+            for r in 0..recs.len() {
+                let f = recs
+                    .fields(r)
+                    .iter()
+                    .map(|&(a, b)| carry[a..b].to_vec())
+                    .collect();
+                got.push((recs.line(r), f));
+            }
+            carry.drain(..used);
+            if eof {
+                assert!(carry.is_empty());
+            }
+        }
+        got
+    }
+
+    fn theirs(input: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(input);
+        let mut got = Vec::new();
+        let mut rec = csv::ByteRecord::new();
+        while rdr.read_byte_record(&mut rec).unwrap_or(false) {
+            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            got.push((line, rec.iter().map(<[u8]>::to_vec).collect()));
+        }
+        got
+    }
+
+    fn fields_only(v: Vec<(u64, Vec<Vec<u8>>)>) -> Vec<Vec<Vec<u8>>> {
+        v.into_iter().map(|(_, f)| f).collect()
+    }
+
+    #[test]
+    fn kbo_quirks() {
+        let input = b"\"EntityNumber\",\"Name\",\"Start\"\n\
+            \"0200.065.765\",\"la \"\"yellow\"\" cake\",09-08-1960\n\
+            \"0200.065.766\",\"two\nlines\",,\n\
+            \"0200.065.767\",\"\",\"x\"";
+        let got = ours(input, &[]);
+        assert_eq!(got, theirs(input));
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[1].1[1], b"la \"yellow\" cake".to_vec());
+        assert_eq!(got[2].1[1], b"two\nlines".to_vec());
+        assert_eq!(got[2].1.len(), 4);
+        assert_eq!(got[3].1[1], b"".to_vec());
+        assert_eq!(
+            got.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![1, 2, 3, 5],
+            "a record starts on its own line, counting quoted newlines"
+        );
+    }
+
+    #[test]
+    fn rewritten_fields_leave_valid_utf8() {
+        let mut buf = "\"é\"\"\",\"x\"é,\"ü\"\n".as_bytes().to_vec();
+        let mut recs = Records::default();
+        let used = Tokenizer::default().tokenize(&mut buf, false, &mut recs);
+        assert_eq!(used, buf.len());
+        let f: Vec<&str> = recs
+            .fields(0)
+            .iter()
+            .map(|&(a, b)| std::str::from_utf8(&buf[a..b]).unwrap_or("?"))
+            .collect();
+        assert_eq!(f, vec!["é\"", "xé", "ü"]);
+        assert!(std::str::from_utf8(&buf).is_ok());
+    }
+
+    #[test]
+    fn an_unfinished_record_is_left_whole() {
+        let mut buf = b"\"a\",\"b\"\n\"c\",\"d\nstill".to_vec();
+        let mut t = Tokenizer::default();
+        let mut recs = Records::default();
+        let used = t.tokenize(&mut buf, false, &mut recs);
+        assert_eq!((recs.len(), used), (1, 8));
+        assert_eq!(t.line(), 2);
+        // A closing quote as the last byte might be the first of a doubled one.
+        let mut buf = b"\"a\",\"b\"".to_vec();
+        let mut recs = Records::default();
+        assert_eq!(Tokenizer::default().tokenize(&mut buf, false, &mut recs), 0);
+        assert!(recs.is_empty());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Same records and fields as the csv crate, wherever the buffers are cut; same lines
+        /// where the csv crate's (the line after the previous record) is the record's own line.
+        #[test]
+        fn same_as_the_csv_crate(
+            input in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'"'), Just(b','), Just(b'\n'), Just(b'\r'), Just(b'a'), Just(b'0'),
+                    Just(0xC3u8), Just(0xA9u8),
+                ],
+                0..60,
+            ),
+            cuts in proptest::collection::vec(0usize..60, 0..4),
+        ) {
+            let expected = theirs(&input);
+            let got = ours(&input, &cuts);
+            prop_assert_eq!(fields_only(got.clone()), fields_only(expected.clone()));
+            let simple_lines = !input.contains(&b'\r')
+                && !input.windows(2).any(|w| w == b"\n\n")
+                && input.first() != Some(&b'\n');
+            if simple_lines {
+                prop_assert_eq!(got, expected);
+            }
+        }
+    }
+}
