@@ -63,12 +63,19 @@ struct LastEntity {
     orphan: bool,
 }
 
-/// A checked field, ready to append.
-#[derive(Clone, Copy)]
-enum Val<'r> {
-    Null,
-    Str(&'r str),
-    Date(i32),
+impl LastEntity {
+    /// Whether `v` is this number as written: fixed-size comparisons for the usual 12 (enterprise,
+    /// "0200.065.765") and 13 bytes (establishment, "2.000.000.020"), no call to memcmp.
+    fn is(&self, v: &[u8]) -> bool {
+        if v.len() != self.len {
+            return false;
+        }
+        match self.len {
+            12 => v.first_chunk::<12>() == self.bytes.first_chunk::<12>(),
+            13 => v.first_chunk::<13>() == Some(&self.bytes),
+            _ => v == &self.bytes[..self.len],
+        }
+    }
 }
 
 impl<'a> Typer<'a> {
@@ -94,7 +101,7 @@ impl<'a> Typer<'a> {
     }
 
     /// Parses an entity number, remembering the last one: child tables list ~10 rows per entity in
-    /// a row, so most lookups are a 13-byte comparison. Returns (number, orphan).
+    /// a row, so most lookups are a comparison of 12 or 13 bytes. Returns (number, orphan).
     fn entity(
         &mut self,
         v: &[u8],
@@ -102,7 +109,7 @@ impl<'a> Typer<'a> {
         keys: &KeySet,
     ) -> Result<(u64, bool), NumberError> {
         if let Some(l) = &self.last {
-            if l.kind == kind && &l.bytes[..l.len] == v {
+            if l.kind == kind && l.is(v) {
                 return Ok((l.number, l.orphan));
             }
         }
@@ -122,59 +129,6 @@ impl<'a> Typer<'a> {
         Ok((n, orphan))
     }
 
-    /// Checks one field; `Err` is the reject reason. The u64 is the parsed number of a number column.
-    /// `checked` is the field as text when the whole buffer was found valid UTF-8.
-    fn check<'r>(
-        &mut self,
-        ci: usize,
-        v: &'r [u8],
-        checked: Option<&'r str>,
-        keys: &KeySet,
-    ) -> Result<(Val<'r>, bool, u64), String> {
-        let c = &self.def.columns[ci];
-        if v.is_empty() {
-            return if c.nullable {
-                Ok((Val::Null, false, 0))
-            } else {
-                Err(format!("column {}: value missing", c.header))
-            };
-        }
-        let header = c.header;
-        let s = match checked {
-            Some(s) => s,
-            None => std::str::from_utf8(v).map_err(|e| {
-                format!(
-                    "column {header}: invalid UTF-8 at byte {} of the value",
-                    e.valid_up_to()
-                )
-            })?,
-        };
-        match c.ty {
-            ColType::Number(kind) if ci == 0 => {
-                // The table's own key: checked, not looked up (duplicates are found by the caller).
-                let n = number::parse(v, Some(kind))
-                    .map_err(|e| format!("column {header}: {s:?}: {e}"))?;
-                Ok((Val::Str(s), false, n))
-            }
-            ColType::Number(kind) => {
-                let (n, orphan) = self
-                    .entity(v, Some(kind), keys)
-                    .map_err(|e| format!("column {header}: {s:?}: {e}"))?;
-                Ok((Val::Str(s), orphan, n))
-            }
-            ColType::EntityNumber => {
-                let (n, orphan) = self
-                    .entity(v, None, keys)
-                    .map_err(|e| format!("column {header}: {s:?}: {e}"))?;
-                Ok((Val::Str(s), orphan, n))
-            }
-            ColType::Date => kbo::date::parse_dmy(v)
-                .map(|d| (Val::Date(d), false, 0))
-                .ok_or_else(|| format!("column {header}: {s:?} is not a valid dd-mm-yyyy date")),
-            ColType::Code | ColType::Text => Ok((Val::Str(s), false, 0)),
-        }
-    }
-
     fn reject(&mut self, line: u64, reason: String, buf: &[u8], fields: &[(usize, usize)]) {
         let mut rec = csv::ByteRecord::new();
         for &(a, b) in fields {
@@ -190,8 +144,58 @@ impl<'a> Typer<'a> {
         });
     }
 
+    /// Checks field `v` of column `ci`; `Err` is the reject reason. `utf8_checked`: the buffer
+    /// was found valid UTF-8 as a whole. Dates are parsed into `date`; a number column gives its
+    /// number and whether its entity is missing from `keys`.
+    fn check(
+        &mut self,
+        ci: usize,
+        v: &[u8],
+        utf8_checked: bool,
+        keys: &KeySet,
+        date: &mut i32,
+    ) -> Result<(u64, bool), String> {
+        let c = &self.def.columns[ci];
+        let header = c.header;
+        if !utf8_checked {
+            if let Err(e) = std::str::from_utf8(v) {
+                return Err(format!(
+                    "column {header}: invalid UTF-8 at byte {} of the value",
+                    e.valid_up_to()
+                ));
+            }
+        }
+        let shown = || String::from_utf8_lossy(v);
+        match c.ty {
+            ColType::Code | ColType::Text => Ok((0, false)),
+            ColType::Number(kind) if ci == 0 => {
+                // The table's own key: checked, not looked up (duplicates are found by the caller).
+                number::parse(v, Some(kind))
+                    .map(|n| (n, false))
+                    .map_err(|e| format!("column {header}: {:?}: {e}", shown()))
+            }
+            ColType::Number(kind) => self
+                .entity(v, Some(kind), keys)
+                .map_err(|e| format!("column {header}: {:?}: {e}", shown())),
+            ColType::EntityNumber => self
+                .entity(v, None, keys)
+                .map_err(|e| format!("column {header}: {:?}: {e}", shown())),
+            ColType::Date => match kbo::date::parse_dmy(v) {
+                Some(d) => {
+                    *date = d;
+                    Ok((0, false))
+                }
+                None => Err(format!(
+                    "column {header}: {:?} is not a valid dd-mm-yyyy date",
+                    shown()
+                )),
+            },
+        }
+    }
+
     /// Types records `range` of `recs` (tokenized from `buf`; `text` is `buf` as far as the
-    /// records go, when it is valid UTF-8); rejected rows go to the reject list.
+    /// records go, when it is valid UTF-8); rejected rows go to the reject list. Every field of a
+    /// row is checked before any is appended.
     #[allow(clippy::too_many_arguments)]
     pub fn type_records(
         &mut self,
@@ -215,7 +219,11 @@ impl<'a> Typer<'a> {
             })
             .collect();
         let mut vat = (self.def.derives_vat()).then(|| StringBuilder::with_capacity(n, n * 12));
-        let mut vals: Vec<Val> = Vec::with_capacity(ncols);
+        // A row's fields by column (an absent optional column: the empty range, NULL), and its dates.
+        let mut ranges: Vec<(usize, usize)> = vec![(0, 0); ncols];
+        let mut dates: Vec<i32> = vec![0; ncols];
+        let positions = &self.binding.positions;
+        let nullable: Vec<bool> = self.def.columns.iter().map(|c| c.nullable).collect();
         for r in range {
             self.stats.read += 1;
             let line = recs.line(r);
@@ -229,22 +237,30 @@ impl<'a> Typer<'a> {
                 self.reject(line, reason, buf, fields);
                 continue;
             }
-            vals.clear();
             let mut orphan = false;
             let mut key = 0;
             let mut failed = None;
             for ci in 0..ncols {
-                let (a, b) = self.binding.positions[ci]
+                let (a, b) = positions[ci]
                     .and_then(|p| fields.get(p).copied())
                     .unwrap_or((0, 0));
-                let checked = text.and_then(|t| t.get(a..b));
-                match self.check(ci, &buf[a..b], checked, owners) {
-                    Ok((val, o, n)) => {
+                ranges[ci] = (a, b);
+                if a == b {
+                    if !nullable[ci] {
+                        failed = Some(format!(
+                            "column {}: value missing",
+                            self.def.columns[ci].header
+                        ));
+                        break;
+                    }
+                    continue;
+                }
+                match self.check(ci, &buf[a..b], text.is_some(), owners, &mut dates[ci]) {
+                    Ok((k, o)) => {
                         orphan |= o;
                         if ci == 0 {
-                            key = n;
+                            key = k;
                         }
-                        vals.push(val);
                     }
                     Err(reason) => {
                         failed = Some(reason);
@@ -273,12 +289,20 @@ impl<'a> Typer<'a> {
             }
             self.stats.orphans += orphan as u64;
             self.stats.written += 1;
-            for (b, v) in builders.iter_mut().zip(&vals) {
-                match (b, *v) {
-                    (Builder::Str(b), Val::Str(s)) => b.append_value(s),
-                    (Builder::Str(b), _) => b.append_null(),
-                    (Builder::Date(b), Val::Date(d)) => b.append_value(d),
-                    (Builder::Date(b), _) => b.append_null(),
+            for (ci, b) in builders.iter_mut().enumerate() {
+                let (a, e) = ranges[ci];
+                match b {
+                    Builder::Str(b) if a == e => b.append_null(),
+                    Builder::Str(b) => {
+                        // Checked above: the buffer as a whole, or this field on its own.
+                        let s = match text.and_then(|t| t.get(a..e)) {
+                            Some(s) => s,
+                            None => std::str::from_utf8(&buf[a..e]).unwrap_or_default(),
+                        };
+                        b.append_value(s)
+                    }
+                    Builder::Date(b) if a == e => b.append_null(),
+                    Builder::Date(b) => b.append_value(dates[ci]),
                 }
             }
         }
