@@ -318,8 +318,10 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// holding the rest of the file as one field would only exhaust memory.
 const MAX_RECORD_BYTES: usize = 64 << 20;
 
-/// Reads `file` of the extract: hashes the bytes and sends them in chunks of `CHUNK_BYTES`;
-/// used chunks come back through `recycle` for reuse.
+/// Reads `file` of the extract: hashes the bytes and sends them in chunks of about
+/// `CHUNK_BYTES`, each cut after its last newline (the rest starts the next chunk), so that the
+/// typing side seldom has a partial record to carry over and copy; used chunks come back through
+/// `recycle` for reuse.
 fn read_file(
     src: &mut dyn Read,
     tx: &SyncSender<Msg>,
@@ -328,11 +330,15 @@ fn read_file(
 ) {
     let mut hash = Sha256::new();
     let mut bytes = 0u64;
+    let mut tail: Vec<u8> = Vec::new();
     loop {
         let mut chunk = recycle.try_recv().unwrap_or_default();
-        chunk.resize(CHUNK_BYTES, 0);
-        let mut n = 0;
-        while n < CHUNK_BYTES {
+        chunk.clear();
+        chunk.extend_from_slice(&tail);
+        let start = chunk.len();
+        chunk.resize(start + CHUNK_BYTES, 0);
+        let mut n = start;
+        while n < chunk.len() {
             match src.read(&mut chunk[n..]) {
                 Ok(0) => break,
                 Ok(k) => n += k,
@@ -343,14 +349,22 @@ fn read_file(
                 }
             }
         }
+        let full = chunk.len() == n;
+        hash.update(&chunk[start..n]);
+        bytes += (n - start) as u64;
+        pb.inc((n - start) as u64);
         chunk.truncate(n);
-        hash.update(&chunk);
-        bytes += n as u64;
-        pb.inc(n as u64);
-        if n > 0 && tx.send(Msg::Chunk(chunk)).is_err() {
+        tail.clear();
+        if full {
+            if let Some(cut) = memchr::memrchr(b'\n', &chunk) {
+                tail.extend_from_slice(&chunk[cut + 1..]);
+                chunk.truncate(cut + 1);
+            }
+        }
+        if !chunk.is_empty() && tx.send(Msg::Chunk(chunk)).is_err() {
             return;
         }
-        if n < CHUNK_BYTES {
+        if !full {
             break;
         }
     }

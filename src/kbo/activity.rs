@@ -30,7 +30,12 @@ impl Code {
         c
     }
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+
+    /// The code's bytes: they order as its text does, without a UTF-8 check.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
     }
 }
 
@@ -42,7 +47,7 @@ impl PartialOrd for Code {
 
 impl Ord for Code {
     fn cmp(&self, o: &Code) -> std::cmp::Ordering {
-        self.as_str().cmp(o.as_str())
+        self.as_bytes().cmp(o.as_bytes())
     }
 }
 
@@ -140,12 +145,15 @@ impl MainActivities {
         }
         if let Some((e, best)) = &mut self.current {
             if *e == entity {
-                let wins = (std::cmp::Reverse(version), group, code)
-                    < (
-                        std::cmp::Reverse(best.version.as_str()),
-                        best.group.as_str(),
-                        best.code.as_str(),
-                    );
+                let wins = (
+                    std::cmp::Reverse(version.as_bytes()),
+                    group.as_bytes(),
+                    code.as_bytes(),
+                ) < (
+                    std::cmp::Reverse(best.version.as_bytes()),
+                    best.group.as_bytes(),
+                    best.code.as_bytes(),
+                );
                 if wins {
                     *best = MainActivity::new(version, group, code);
                 }
