@@ -224,6 +224,13 @@ impl<'a> Typer<'a> {
         let mut dates: Vec<i32> = vec![0; ncols];
         let positions = &self.binding.positions;
         let nullable: Vec<bool> = self.def.columns.iter().map(|c| c.nullable).collect();
+        // A code or text field of a buffer already found valid UTF-8 has nothing left to check.
+        let plain: Vec<bool> = self
+            .def
+            .columns
+            .iter()
+            .map(|c| text.is_some() && matches!(c.ty, ColType::Code | ColType::Text))
+            .collect();
         for r in range {
             self.stats.read += 1;
             let line = recs.line(r);
@@ -253,6 +260,9 @@ impl<'a> Typer<'a> {
                         ));
                         break;
                     }
+                    continue;
+                }
+                if plain[ci] {
                     continue;
                 }
                 match self.check(ci, &buf[a..b], text.is_some(), owners, &mut dates[ci]) {
