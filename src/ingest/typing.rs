@@ -333,3 +333,81 @@ impl<'a> Typer<'a> {
         (self.stats, self.rejects)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kbo::records::Tokenizer;
+    use duckdb::arrow::array::{Array, AsArray};
+
+    /// Rejects come in row order, each with its row's first failing column as the reason, with
+    /// or without the whole-buffer UTF-8 check; written rows, orphans and duplicates counted.
+    #[test]
+    fn rejects_in_row_order_with_the_first_failing_column() {
+        let def = TableDef::by_name("establishment").unwrap_or_else(|| unreachable!());
+        let input = "\"EstablishmentNumber\",\"StartDate\",\"EnterpriseNumber\"\n\
+            \"2.000.000.438\",01-02-1995,\"0200.065.765\"\n\
+            \"2.000.000.438\",01-02-1995,\"0200.065.765\"\n\
+            \"2.000.000.537\",01-02-1995\n\
+            \"2.000.000.537\",31-02-2020,\"0200.065.765\"\n\
+            \"2.000.000.636\",01-02-1995,\"0200.065.766\"\n\
+            \"2.000.000.735\",31-02-2020,\"0200.065.766\"\n\
+            \"2.000.000.834\",02-03-2001,\"0403.170.701\"\n\
+            \"\",01-02-1995,\"0200.065.765\"\n";
+        let mut buf = input.as_bytes().to_vec();
+        let mut recs = Records::default();
+        let used = Tokenizer::default().tokenize(&mut buf, true, &mut recs);
+        let header: Vec<String> = recs
+            .fields(0)
+            .iter()
+            .map(|&(a, b)| String::from_utf8_lossy(&buf[a..b]).into_owned())
+            .collect();
+        let refs: Vec<&str> = header.iter().map(String::as_str).collect();
+        let binding = kbo::bind(def.columns, &refs).unwrap_or_else(|c| panic!("{c}"));
+        let mut owners = KeySet::new();
+        owners.insert(number::parse(b"0200.065.765", None).unwrap_or_default());
+        for text in [std::str::from_utf8(&buf[..used]).ok(), None] {
+            let mut typer = Typer::new(def, &binding, "establishment.csv", 147);
+            let mut own = Some(KeySet::new());
+            let batch = typer
+                .type_records(
+                    &buf,
+                    text,
+                    &recs,
+                    1..recs.len(),
+                    &owners,
+                    &mut own,
+                    schema(def),
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+            let numbers: Vec<&str> = batch
+                .column(0)
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .collect();
+            assert_eq!(numbers, vec!["2.000.000.438", "2.000.000.834"]);
+            assert_eq!(batch.column(1).null_count(), 0);
+            let (stats, rejects) = typer.finish();
+            assert_eq!((stats.read, stats.written, stats.orphans), (8, 2, 1));
+            let got: Vec<(u64, &str)> = rejects
+                .iter()
+                .map(|r| (r.line, r.reason.split(':').next().unwrap_or("")))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    (3, "column EstablishmentNumber"),
+                    (4, "the row has 2 fields, the header has 3"),
+                    (5, "column StartDate"),
+                    (6, "column EnterpriseNumber"),
+                    (7, "column StartDate"),
+                    (9, "column EstablishmentNumber"),
+                ]
+            );
+            assert!(rejects[0].reason.contains("duplicate key"));
+            assert!(rejects[5].reason.contains("value missing"));
+            assert_eq!(rejects[1].raw, "2.000.000.537,01-02-1995");
+        }
+    }
+}
