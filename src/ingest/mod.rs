@@ -479,6 +479,8 @@ struct Feed<'a> {
     used: usize,
     /// The reader's Done message: the input has ended.
     done: Option<(String, u64)>,
+    /// [`MAX_RECORD_BYTES`] (smaller in tests).
+    max_record: usize,
 }
 
 impl Feed<'_> {
@@ -502,10 +504,10 @@ impl Feed<'_> {
             self.buf.drain(..self.used);
         }
         self.used = 0;
-        if !all_used && self.buf.len() > MAX_RECORD_BYTES {
+        if !all_used && self.buf.len() > self.max_record {
             return Err(self.read_error(format!(
-                "a record runs over {} MB: a quote that is never closed",
-                MAX_RECORD_BYTES >> 20
+                "a record runs over {} bytes: a quote that is never closed",
+                self.max_record
             )));
         }
         let eof = match self.rx.recv() {
@@ -567,6 +569,7 @@ fn consume(
         buf: Vec::new(),
         used: 0,
         done: None,
+        max_record: MAX_RECORD_BYTES,
     };
     // The header: the first record.
     while feed.recs.is_empty() {
@@ -714,6 +717,14 @@ mod tests {
     /// (line, fields) of every record of `input`, read in chunks of `chunk_bytes` and tokenized
     /// as the ingest does (records carried over chunk ends, chunks recycled).
     fn through_the_feed(input: &[u8], chunk_bytes: usize) -> Vec<(u64, Vec<Vec<u8>>)> {
+        feed_all(input, chunk_bytes, MAX_RECORD_BYTES).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn feed_all(
+        input: &[u8],
+        chunk_bytes: usize,
+        max_record: usize,
+    ) -> Result<Vec<(u64, Vec<Vec<u8>>)>> {
         let (tx, rx) = sync_channel::<Msg>(4);
         let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(8);
         let mut got = Vec::new();
@@ -722,6 +733,8 @@ mod tests {
                 let pb = indicatif::ProgressBar::hidden();
                 read_file(&mut &input[..], chunk_bytes, &tx, &recycle_rx, &pb)
             });
+            // Owned here: an early return drops it, which stops the reader (as in the ingest).
+            let rx = rx;
             let mut feed = Feed {
                 rx: &rx,
                 recycle: &recycle_tx,
@@ -731,8 +744,14 @@ mod tests {
                 buf: Vec::new(),
                 used: 0,
                 done: None,
+                max_record,
             };
-            while feed.next().unwrap_or_else(|e| panic!("{e}")) {
+            loop {
+                match feed.next() {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => return Err(e),
+                }
                 for r in 0..feed.recs.len() {
                     let f = feed.recs.fields(r);
                     let f = f.iter().map(|&(a, b)| feed.buf[a..b].to_vec()).collect();
@@ -746,8 +765,28 @@ mod tests {
                 .map(|b| format!("{b:02x}"))
                 .collect();
             assert_eq!(sha, want);
-        });
-        got
+            Ok(())
+        })?;
+        Ok(got)
+    }
+
+    /// A quote never closed would make the rest of the file one field: past the limit, the read
+    /// stops with an error naming the line where the record starts.
+    #[test]
+    fn a_quote_never_closed_stops_the_read_at_the_limit() {
+        let mut input = b"\"A\",\"B\"\n\"1\",\"2\"\n\"3\",\"never closed\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 10_000));
+        input.extend_from_slice(b"\n\"5\",\"6\"\n");
+        match feed_all(&input, 100, 1_000) {
+            Err(Error::Read { file, line, msg }) => {
+                assert_eq!((file.as_str(), line), ("test.csv", 3));
+                assert!(msg.contains("never closed"), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Under the limit, the same bytes are one long (last) record.
+        let got = feed_all(&input, 100, 100_000).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.len(), 3);
     }
 
     /// Records cut anywhere by the chunks — inside quoted newlines, doubled quotes, records longer
