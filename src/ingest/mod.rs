@@ -6,8 +6,10 @@
 //! its line and a reason (rows_read = rows_written + rows_rejected, per table); the first row of a
 //! duplicated key is kept; child rows of entities missing from the extract are kept and counted.
 //!
-//! Per table, a reader thread inflates, hashes and tokenizes (csv `ByteRecord`s, recycled) while
-//! the calling thread types the rows into Arrow arrays and encodes Parquet.
+//! Per table, a reader thread inflates and hashes the file into 1 MB chunks (recycled), each cut
+//! after its last newline; the calling thread tokenizes each chunk in place
+//! ([`kbo::records`]), checks it as UTF-8 once, and types the rows into Arrow arrays, which the
+//! [`crate::parquet_io::parallel::ParallelWriter`] encodes on the rayon pool.
 
 pub mod derived;
 mod keys;
