@@ -138,15 +138,19 @@ pub fn enterprises(snapshot: &Path) -> Result<Enterprises> {
 pub fn establishment_counts(snapshot: &Path, e: &Enterprises) -> Result<Vec<u32>> {
     let path = snapshot.join("establishment.parquet");
     let mut counts = vec![0u32; e.number.len()];
-    for b in read(&path, &["enterprise_number"], None)? {
-        let c = strings(&b, "enterprise_number", &path)?;
-        for i in 0..b.num_rows() {
-            if let Some(k) = c
-                .get(i)
-                .and_then(|s| number::parse(s.as_bytes(), None).ok())
-                .and_then(|k| e.index.get(k))
-            {
-                counts[k as usize] += 1;
+    let file = pq::Opened::open(&path).map_err(pq_err(&path))?;
+    // A row group at a time: its batch's memory is reused by the next (see fold_main_activity).
+    for g in 0..file.row_groups() {
+        for b in read_group(&file, &["enterprise_number"], &[], Some(vec![g]))? {
+            let c = strings(&b, "enterprise_number", &path)?;
+            for i in 0..b.num_rows() {
+                if let Some(k) = c
+                    .get(i)
+                    .and_then(|s| number::parse(s.as_bytes(), None).ok())
+                    .and_then(|k| e.index.get(k))
+                {
+                    counts[k as usize] += 1;
+                }
             }
         }
     }

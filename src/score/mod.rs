@@ -270,13 +270,24 @@ pub fn score(inputs: &Inputs, out: &Path, memory_limit: &str) -> Result<Report> 
         "item".to_string(),
         "evidence".to_string(),
     ]);
-    let props = WriterProperties::builder()
+    // Statistics (per row group) only where a filter can use them: the number and the score; the
+    // repeating codes are unsorted, and per-page statistics of every string cost compares.
+    use parquet::file::properties::EnabledStatistics;
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_created_by(format!("bce {}", env!("CARGO_PKG_VERSION")))
+        .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_column_dictionary_enabled(evidence.clone(), false)
-        .set_column_statistics_enabled(evidence, parquet::file::properties::EnabledStatistics::None)
-        .set_column_dictionary_enabled("enterprise_number".into(), false)
-        .build();
+        .set_column_statistics_enabled(evidence, EnabledStatistics::None)
+        .set_column_dictionary_enabled("enterprise_number".into(), false);
+    for c in ["category", "model_version", "data_completeness"] {
+        props = props.set_column_statistics_enabled(c.into(), EnabledStatistics::None);
+    }
+    for c in ["code", "points"] {
+        let path = ["reasons", "list", "item", c].map(String::from).to_vec();
+        props = props.set_column_statistics_enabled(path.into(), EnabledStatistics::None);
+    }
+    let props = props.build();
     let err = |e: parquet::errors::ParquetError| Error::Scores {
         path: out.to_path_buf(),
         msg: e.to_string(),
