@@ -73,11 +73,7 @@ fn main() {
             tokenize += t.elapsed().as_secs_f64();
             let mut first = 0;
             if state.is_none() {
-                let header: Vec<String> = recs
-                    .fields(0)
-                    .iter()
-                    .map(|&(a, b)| String::from_utf8_lossy(&buf[a..b]).into_owned())
-                    .collect();
+                let header = recs.texts(0, &buf);
                 let refs: Vec<&str> = header.iter().map(String::as_str).collect();
                 let binding = Box::leak(Box::new(kbo::bind(def.columns, &refs).unwrap()));
                 let schema = typing::schema(def);

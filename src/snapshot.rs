@@ -104,7 +104,7 @@ fn batch(chunk: &[(u64, MainActivity)]) -> Result<RecordBatch, String> {
     RecordBatch::try_new(schema(), cols).map_err(|e| e.to_string())
 }
 
-/// Calls `f` on the rows of row groups `groups` (one reader for them all), in file order.
+/// Calls `f` on the rows of row groups `groups`, in file order.
 fn each_row(
     file: &Opened,
     groups: &[usize],
@@ -112,31 +112,27 @@ fn each_row(
 ) -> Result<(), String> {
     let path = file.path();
     let dict = ["nace_version", "activity_group"];
-    // One group at a time: the batches of one small group reuse the memory of the last (batches
-    // of many groups are large fresh allocations, and their page faults were a tenth of the score).
-    for &g in groups {
-        for b in file.read(&COLUMNS, &dict, Some(vec![g]))? {
-            let e = pq::strings(&b, "entity_number")?;
-            let v = pq::strings(&b, "nace_version")?;
-            let c = pq::strings(&b, "nace_code")?;
-            let gr = pq::strings(&b, "activity_group")?;
-            for i in 0..b.num_rows() {
-                let Some(n) = e
-                    .get(i)
-                    .and_then(|s| number::parse(s.as_bytes(), None).ok())
-                else {
-                    return Err(format!("{}: row {i}: not an entity number", path.display()));
-                };
-                let m = MainActivity::new(
-                    v.get(i).unwrap_or(""),
-                    gr.get(i).unwrap_or(""),
-                    c.get(i).unwrap_or(""),
-                );
-                f(n, m);
-            }
+    file.each_batch(&COLUMNS, &dict, groups.iter().copied(), |b| {
+        let e = pq::strings(b, "entity_number")?;
+        let v = pq::strings(b, "nace_version")?;
+        let c = pq::strings(b, "nace_code")?;
+        let gr = pq::strings(b, "activity_group")?;
+        for i in 0..b.num_rows() {
+            let Some(n) = e
+                .get(i)
+                .and_then(|s| number::parse(s.as_bytes(), None).ok())
+            else {
+                return Err(format!("{}: row {i}: not an entity number", path.display()));
+            };
+            let m = MainActivity::new(
+                v.get(i).unwrap_or(""),
+                gr.get(i).unwrap_or(""),
+                c.get(i).unwrap_or(""),
+            );
+            f(n, m);
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Folds the rows of `main_activity.parquet` (entity, main activity), runs of row groups in

@@ -321,9 +321,9 @@ const CHUNK_BYTES: usize = 1 << 20;
 const MAX_RECORD_BYTES: usize = 64 << 20;
 
 /// Reads `file` of the extract: hashes the bytes and sends them in chunks of about
-/// `chunk_bytes` ([`CHUNK_BYTES`] in the ingest), each cut after its last newline (the rest starts the next chunk), so that the
-/// typing side seldom has a partial record to carry over and copy; used chunks come back through
-/// `recycle` for reuse.
+/// `chunk_bytes` ([`CHUNK_BYTES`] in the ingest), each cut after its last newline (the rest
+/// starts the next chunk), so that the typing side seldom has a partial record to carry over and
+/// copy; used chunks come back through `recycle` for reuse.
 fn read_file(
     src: &mut dyn Read,
     chunk_bytes: usize,
@@ -581,13 +581,7 @@ fn consume(
             });
         }
     }
-    let header: Vec<String> = feed
-        .recs
-        .fields(0)
-        .iter()
-        .map(|&(a, b)| String::from_utf8_lossy(&feed.buf[a..b]).into_owned())
-        .collect();
-    let binding = bind_header(def, location, &header)?;
+    let binding = bind_header(def, location, &feed.recs.texts(0, &feed.buf))?;
     let mut t = Table::open(def, &binding, file, out, meta, opts)?;
     // The table's own keys, for duplicates (enterprise, establishment, branch).
     let mut own = def.unique_key.then(KeySet::new);
@@ -622,12 +616,10 @@ fn consume(
             break;
         }
     }
-    let Some((sha256, bytes)) = feed.done else {
-        return Err(Error::Read {
-            file: location.to_string(),
-            line: feed.tok.line(),
-            msg: "input ended unexpectedly".into(),
-        });
+    // The loop ends only on the reader's Done message.
+    let (sha256, bytes) = match feed.done.take() {
+        Some(done) => done,
+        None => return Err(feed.read_error("input ended unexpectedly".into())),
     };
     let meta_out = t.writer.close().map_err(pq)?;
     if let Some(m) = t.main {

@@ -357,11 +357,7 @@ mod tests {
         let mut buf = input.as_bytes().to_vec();
         let mut recs = Records::default();
         let used = Tokenizer::default().tokenize(&mut buf, true, &mut recs);
-        let header: Vec<String> = recs
-            .fields(0)
-            .iter()
-            .map(|&(a, b)| String::from_utf8_lossy(&buf[a..b]).into_owned())
-            .collect();
+        let header = recs.texts(0, &buf);
         let refs: Vec<&str> = header.iter().map(String::as_str).collect();
         let binding = kbo::bind(def.columns, &refs).unwrap_or_else(|c| panic!("{c}"));
         let mut owners = KeySet::new();

@@ -49,6 +49,14 @@ impl Records {
         }
     }
 
+    /// Record `i`'s fields as text, invalid UTF-8 shown as U+FFFD (a header row).
+    pub fn texts(&self, i: usize, buf: &[u8]) -> Vec<String> {
+        self.fields(i)
+            .iter()
+            .map(|&(a, b)| String::from_utf8_lossy(&buf[a..b]).into_owned())
+            .collect()
+    }
+
     /// The line record `i` starts on.
     pub fn line(&self, i: usize) -> u64 {
         self.lines.get(i).copied().unwrap_or(0)

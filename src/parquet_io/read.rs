@@ -154,6 +154,27 @@ impl Opened {
     }
 }
 
+impl Opened {
+    /// Calls `f` on the batches of row groups `groups`, in order, read one group at a time: a
+    /// group's batches are dropped before the next group is read, so their memory is reused.
+    /// (Many groups read as one set of 64 k-row batches are large fresh allocations; their page
+    /// faults were ≈ 15 % of the score's CPU.)
+    pub fn each_batch(
+        &self,
+        columns: &[&str],
+        dict: &[&str],
+        groups: impl IntoIterator<Item = usize>,
+        mut f: impl FnMut(&RecordBatch) -> Result<(), String>,
+    ) -> Result<(), String> {
+        for g in groups {
+            for b in self.read(columns, dict, Some(vec![g]))? {
+                f(&b)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A column by name as strings (`None` for NULL).
 pub fn strings<'a>(b: &'a RecordBatch, name: &str) -> Result<StrCol<'a>, String> {
     let c = b

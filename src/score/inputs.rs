@@ -139,21 +139,20 @@ pub fn establishment_counts(snapshot: &Path, e: &Enterprises) -> Result<Vec<u32>
     let path = snapshot.join("establishment.parquet");
     let mut counts = vec![0u32; e.number.len()];
     let file = pq::Opened::open(&path).map_err(pq_err(&path))?;
-    // A row group at a time: its batch's memory is reused by the next (see fold_main_activity).
-    for g in 0..file.row_groups() {
-        for b in read_group(&file, &["enterprise_number"], &[], Some(vec![g]))? {
-            let c = strings(&b, "enterprise_number", &path)?;
-            for i in 0..b.num_rows() {
-                if let Some(k) = c
-                    .get(i)
-                    .and_then(|s| number::parse(s.as_bytes(), None).ok())
-                    .and_then(|k| e.index.get(k))
-                {
-                    counts[k as usize] += 1;
-                }
+    file.each_batch(&["enterprise_number"], &[], 0..file.row_groups(), |b| {
+        let c = pq::strings(b, "enterprise_number")?;
+        for i in 0..b.num_rows() {
+            if let Some(k) = c
+                .get(i)
+                .and_then(|s| number::parse(s.as_bytes(), None).ok())
+                .and_then(|k| e.index.get(k))
+            {
+                counts[k as usize] += 1;
             }
         }
-    }
+        Ok(())
+    })
+    .map_err(pq_err(&path))?;
     Ok(counts)
 }
 
