@@ -7,7 +7,7 @@
 
 use bce::ingest::{typing, KeySet};
 use bce::kbo::{self, Extract};
-use parquet::arrow::ArrowWriter;
+use bce::parquet_io::parallel::ParallelWriter;
 use sha2::{Digest, Sha256};
 
 use std::time::Instant;
@@ -76,10 +76,13 @@ fn main() {
                 let header = recs.texts(0, &buf);
                 let refs: Vec<&str> = header.iter().map(String::as_str).collect();
                 let binding = Box::leak(Box::new(kbo::bind(def.columns, &refs).unwrap()));
-                let schema = typing::schema(def);
+                let schema = typing::batch_schema(def);
                 let typer = typing::Typer::new(def, binding, def.file, meta.extract_number);
                 let props = bce::ingest::writer_properties(def, 1);
-                let w = ArrowWriter::try_new(std::io::sink(), schema.clone(), Some(props)).unwrap();
+                // No encoder thread: each row group is encoded in `write`, on this thread.
+                let w =
+                    ParallelWriter::new(std::io::sink(), typing::schema(def), props, 0, 1 << 20)
+                        .unwrap();
                 state = Some((schema, typer, w, def.unique_key.then(KeySet::new)));
                 first = 1;
             }
@@ -98,7 +101,7 @@ fn main() {
                     .unwrap();
                 typing_s += t.elapsed().as_secs_f64();
                 let t = Instant::now();
-                w.write(&b).unwrap();
+                w.write(b).unwrap();
                 encode += t.elapsed().as_secs_f64();
                 i = end;
             }

@@ -677,7 +677,6 @@ impl<'a> Table<'a> {
         meta: &Meta,
         opts: &Options,
     ) -> Result<Table<'a>> {
-        let schema = typing::schema(def);
         let props = writer_properties(def, opts.zstd_level);
         let fh = File::create(out).map_err(|source| Error::Io {
             path: out.to_path_buf(),
@@ -685,7 +684,7 @@ impl<'a> Table<'a> {
         })?;
         let writer = crate::parquet_io::parallel::ParallelWriter::for_file(
             fh,
-            schema.clone(),
+            typing::schema(def),
             props,
             opts.row_group_rows,
         )
@@ -694,7 +693,7 @@ impl<'a> Table<'a> {
             msg: e.to_string(),
         })?;
         Ok(Table {
-            schema,
+            schema: typing::batch_schema(def),
             writer,
             typer: typing::Typer::new(def, binding, file, meta.extract_number),
             // A Full extract's activity rows also give each entity's main activity.

@@ -6,6 +6,7 @@ use super::rejects::{raw_text, Reject};
 use crate::kbo::number::{EntityKind, NumberError};
 use crate::kbo::records::Records;
 use crate::kbo::{self, number, Binding, ColType, TableDef};
+use crate::parquet_io::dict;
 use duckdb::arrow::array::{ArrayRef, Date32Builder, StringBuilder};
 use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use duckdb::arrow::error::ArrowError;
@@ -15,14 +16,28 @@ use std::sync::Arc;
 /// Arrow schema of a table's Parquet file: the columns of its definition (+ `vat_number` for
 /// enterprise). Entity columns are non-nullable strings in display form; dates are Date32.
 pub fn schema(def: &TableDef) -> SchemaRef {
+    schema_with(def, DataType::Utf8)
+}
+
+/// Arrow schema of the typed batches: [`schema`], with the codes as `Dictionary(Int32, Utf8)`
+/// (keys into their distinct values, which the Parquet writer writes as they are:
+/// [`crate::parquet_io::dict`]).
+pub fn batch_schema(def: &TableDef) -> SchemaRef {
+    schema_with(
+        def,
+        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+    )
+}
+
+fn schema_with(def: &TableDef, code: DataType) -> SchemaRef {
     let mut fields: Vec<Field> = def
         .columns
         .iter()
         .map(|c| {
-            let ty = if c.ty == ColType::Date {
-                DataType::Date32
-            } else {
-                DataType::Utf8
+            let ty = match c.ty {
+                ColType::Date => DataType::Date32,
+                ColType::Code => code.clone(),
+                _ => DataType::Utf8,
             };
             Field::new(c.name, ty, c.nullable)
         })
@@ -35,6 +50,7 @@ pub fn schema(def: &TableDef) -> SchemaRef {
 
 enum Builder {
     Str(StringBuilder),
+    Code(dict::Builder),
     Date(Date32Builder),
 }
 
@@ -215,6 +231,7 @@ impl<'a> Typer<'a> {
             .iter()
             .map(|c| match c.ty {
                 ColType::Date => Builder::Date(Date32Builder::with_capacity(n)),
+                ColType::Code => Builder::Code(dict::Builder::with_capacity(n)),
                 _ => Builder::Str(StringBuilder::with_capacity(n, n * 12)),
             })
             .collect();
@@ -301,16 +318,16 @@ impl<'a> Typer<'a> {
             self.stats.written += 1;
             for (ci, b) in builders.iter_mut().enumerate() {
                 let (a, e) = ranges[ci];
+                // Checked above: the buffer as a whole, or this field on its own.
+                let s = || match text.and_then(|t| t.get(a..e)) {
+                    Some(s) => s,
+                    None => std::str::from_utf8(&buf[a..e]).unwrap_or_default(),
+                };
                 match b {
                     Builder::Str(b) if a == e => b.append_null(),
-                    Builder::Str(b) => {
-                        // Checked above: the buffer as a whole, or this field on its own.
-                        let s = match text.and_then(|t| t.get(a..e)) {
-                            Some(s) => s,
-                            None => std::str::from_utf8(&buf[a..e]).unwrap_or_default(),
-                        };
-                        b.append_value(s)
-                    }
+                    Builder::Str(b) => b.append_value(s()),
+                    Builder::Code(b) if a == e => b.append_null(),
+                    Builder::Code(b) => b.append_value(s()),
                     Builder::Date(b) if a == e => b.append_null(),
                     Builder::Date(b) => b.append_value(dates[ci]),
                 }
@@ -320,6 +337,7 @@ impl<'a> Typer<'a> {
             .into_iter()
             .map(|b| match b {
                 Builder::Str(mut b) => Arc::new(b.finish()) as ArrayRef,
+                Builder::Code(b) => Arc::new(b.finish()) as ArrayRef,
                 Builder::Date(mut b) => Arc::new(b.finish()) as ArrayRef,
             })
             .collect();
@@ -373,7 +391,7 @@ mod tests {
                     1..recs.len(),
                     &owners,
                     &mut own,
-                    schema(def),
+                    batch_schema(def),
                 )
                 .unwrap_or_else(|e| panic!("{e}"));
             let numbers: Vec<&str> = batch

@@ -2,6 +2,7 @@
 //! groups encoded on worker threads, appended in order), and [`read`] (columns, dictionaries, row
 //! groups).
 
+pub mod dict;
 pub mod parallel;
 pub mod read;
 

@@ -5,14 +5,20 @@
 //! with the same schema can also be copied in as it is ([`ParallelWriter::copy_row_group`]: its
 //! compressed bytes, no decoding), between encoded ones.
 
+use super::dict;
+use bytes::Bytes;
+use duckdb::arrow::datatypes::DataType;
 use duckdb::arrow::datatypes::SchemaRef;
 use duckdb::arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::ParquetMetaData;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{WriterProperties, WriterPropertiesPtr};
+use parquet::schema::types::ColumnDescPtr;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
@@ -32,13 +38,29 @@ pub struct RawRowGroup {
 
 /// A row group ready to append: encoded here, or copied from another file.
 enum Ready {
-    Encoded(Vec<ArrowColumnChunk>),
+    Encoded(Vec<Chunk>),
     Raw(RawRowGroup),
+}
+
+/// An encoded column chunk: by parquet-rs, or by [`dict::encode`] (bytes from offset 0).
+enum Chunk {
+    Arrow(ArrowColumnChunk),
+    Dict(Bytes, ColumnCloseResult),
+}
+
+/// What every encoder thread shares.
+struct Shared {
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    /// The file's leaf columns, in order.
+    columns: Vec<ColumnDescPtr>,
+    props: WriterPropertiesPtr,
 }
 
 type Done = (usize, Result<Ready>);
 
 pub struct ParallelWriter {
+    shared: Arc<Shared>,
     jobs: Option<SyncSender<Job>>,
     /// Raw copies skip the encoders and go straight to the writer thread.
     raw: Option<Sender<Done>>,
@@ -50,33 +72,58 @@ pub struct ParallelWriter {
     row_group_rows: usize,
 }
 
-fn encode(
-    factory: &ArrowRowGroupWriterFactory,
-    schema: &SchemaRef,
-    seq: usize,
-    batches: &[RecordBatch],
-) -> Result<Vec<ArrowColumnChunk>> {
+/// Encodes one row group. A string column given as dictionary arrays (the typed codes) is written
+/// by [`dict::encode`], from its dictionaries; every other column by parquet-rs.
+fn encode(shared: &Shared, seq: usize, batches: &[RecordBatch]) -> Result<Vec<Chunk>> {
     // One writer per leaf column: a nested field (a list of structs) has several, in order.
-    let mut writers = factory.create_column_writers(seq)?;
+    let mut writers: Vec<Option<ArrowColumnWriter>> = shared
+        .factory
+        .create_column_writers(seq)?
+        .into_iter()
+        .map(Some)
+        .collect();
+    let mut own: Vec<Option<Chunk>> = writers.iter().map(|_| None).collect();
     let mut first = 0;
-    for (i, field) in schema.fields().iter().enumerate() {
+    for (i, field) in shared.schema.fields().iter().enumerate() {
+        if field.data_type() == &DataType::Utf8 {
+            let arrays = dict::arrays_of(batches, i);
+            if let (Some(arrays), Some(descr)) = (arrays, shared.columns.get(first)) {
+                if let Some((bytes, close)) = dict::encode(descr, &arrays, &shared.props)? {
+                    own[first] = Some(Chunk::Dict(bytes, close));
+                    writers[first] = None;
+                    first += 1;
+                    continue;
+                }
+            }
+        }
         let mut leaves_of_field = 0;
         for b in batches {
             let leaves = compute_leaves(field, b.column(i))?;
             leaves_of_field = leaves.len();
             for (k, leaf) in leaves.iter().enumerate() {
-                let w = writers.get_mut(first + k).ok_or_else(|| {
-                    ParquetError::General(format!(
-                        "no column writer for a leaf of {}",
-                        field.name()
-                    ))
-                })?;
+                let w = writers
+                    .get_mut(first + k)
+                    .and_then(Option::as_mut)
+                    .ok_or_else(|| {
+                        ParquetError::General(format!(
+                            "no column writer for a leaf of {}",
+                            field.name()
+                        ))
+                    })?;
                 w.write(leaf)?;
             }
         }
         first += leaves_of_field;
     }
-    writers.into_iter().map(|w| w.close()).collect()
+    writers
+        .into_iter()
+        .zip(own)
+        .map(|(w, own)| match (own, w) {
+            (Some(c), _) => Ok(c),
+            (None, Some(w)) => w.close().map(Chunk::Arrow),
+            (None, None) => Err(ParquetError::General("a column was not encoded".into())),
+        })
+        .collect()
 }
 
 impl ParallelWriter {
@@ -98,7 +145,8 @@ impl ParallelWriter {
         )
     }
 
-    /// `threads` encoder threads; row groups of about `row_group_rows` rows.
+    /// `threads` encoder threads (0: row groups are encoded on the caller's thread, as they fill,
+    /// which a benchmark can time); row groups of about `row_group_rows` rows.
     pub fn new<W: Write + Send + 'static>(
         sink: W,
         schema: SchemaRef,
@@ -108,26 +156,25 @@ impl ParallelWriter {
     ) -> Result<ParallelWriter> {
         let (mut file, factory) =
             ArrowWriter::try_new(sink, schema.clone(), Some(props))?.into_serialized_writer()?;
-        let factory = Arc::new(factory);
-        let threads = threads.max(1);
-        let (jobs_tx, jobs_rx) = sync_channel::<Job>(threads);
+        let shared = Arc::new(Shared {
+            factory,
+            schema: schema.clone(),
+            columns: file.schema_descr().columns().to_vec(),
+            props: file.properties().clone(),
+        });
+        let (jobs_tx, jobs_rx) = sync_channel::<Job>(threads.max(1));
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
         let (done_tx, done_rx) = channel::<Done>();
         let encoders = (0..threads)
             .map(|_| {
-                let (jobs_rx, done_tx, factory, schema) = (
-                    jobs_rx.clone(),
-                    done_tx.clone(),
-                    factory.clone(),
-                    schema.clone(),
-                );
+                let (jobs_rx, done_tx, shared) = (jobs_rx.clone(), done_tx.clone(), shared.clone());
                 std::thread::spawn(move || loop {
                     let job = match jobs_rx.lock() {
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
                     };
                     let Ok((seq, batches)) = job else { return };
-                    let encoded = encode(&factory, &schema, seq, &batches).map(Ready::Encoded);
+                    let encoded = encode(&shared, seq, &batches).map(Ready::Encoded);
                     if done_tx.send((seq, encoded)).is_err() {
                         return;
                     }
@@ -139,6 +186,7 @@ impl ParallelWriter {
             file.close()
         });
         Ok(ParallelWriter {
+            shared,
             jobs: Some(jobs_tx),
             raw: Some(done_tx),
             encoders,
@@ -194,6 +242,14 @@ impl ParallelWriter {
         let job = (self.next_seq, std::mem::take(&mut self.pending));
         self.pending_rows = 0;
         self.next_seq += 1;
+        if self.encoders.is_empty() {
+            let done = (
+                job.0,
+                encode(&self.shared, job.0, &job.1).map(Ready::Encoded),
+            );
+            let sent = self.raw.as_ref().is_some_and(|r| r.send(done).is_ok());
+            return if sent { Ok(()) } else { Err(self.stopped()) };
+        }
         let sent = self
             .jobs
             .as_ref()
@@ -250,7 +306,10 @@ fn append_in_order<W: Write + Send>(
             match r {
                 Ready::Encoded(chunks) => {
                     for c in chunks {
-                        c.append_to_row_group(&mut rg)?;
+                        match c {
+                            Chunk::Arrow(c) => c.append_to_row_group(&mut rg)?,
+                            Chunk::Dict(bytes, close) => rg.append_column(&bytes, close)?,
+                        }
                     }
                 }
                 Ready::Raw(raw) => {

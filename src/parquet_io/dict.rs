@@ -1,0 +1,656 @@
+//! Dictionary columns, built once: [`Builder`] makes an Arrow dictionary array of short codes (a
+//! lookup on the code's bytes packed into a `u64`: no hashing of byte strings, no `memcmp`), and
+//! [`encode`] writes the dictionary arrays of one row group as a Parquet column chunk — one PLAIN
+//! dictionary page, then RLE_DICTIONARY data pages (format v1), the layout parquet-rs itself
+//! writes, so every reader (DuckDB, parquet-rs, Polars) reads a plain string column.
+//!
+//! Why: given strings, or even an Arrow dictionary array, parquet-rs interns every value again
+//! (a hash and a `memcmp` per row); for the 150 M code values of a Full extract that was the
+//! largest part of its encoding time (BENCHMARKS.md).
+//!
+//! Invariants: a chunk decodes to its arrays' strings, row for row, NULLs included (property test
+//! against parquet-rs's reader); pages hold at most the writer's `data_page_row_count_limit` rows;
+//! no statistics (codes are unsorted, so min/max could not prune a row group).
+
+use bytes::Bytes;
+use duckdb::arrow::array::{
+    Array, AsArray, DictionaryArray, Int32Array, NullBufferBuilder, StringArray, StringBuilder,
+};
+use duckdb::arrow::datatypes::Int32Type;
+use parquet::basic::{Compression, Encoding, PageType};
+use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::errors::{ParquetError, Result};
+use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder, PageEncodingStats};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Builds a `Dictionary(Int32, Utf8)` array, values in first-seen order. Values of up to 7 bytes
+/// (every KBO code) are looked up in an open-addressing table on their packed bytes; longer ones
+/// in a `HashMap`. At most `i32::MAX` distinct values (a batch is far smaller).
+pub struct Builder {
+    keys: Vec<i32>,
+    nulls: NullBufferBuilder,
+    values: StringBuilder,
+    /// Packed value per slot, and its key (`-1`: the slot is free).
+    slot_values: Vec<u64>,
+    slot_keys: Vec<i32>,
+    long: HashMap<Box<[u8]>, i32>,
+    distinct: usize,
+    /// The last short value looked up, and its key: codes often repeat from one row to the next.
+    last: (u64, i32),
+}
+
+/// A value of up to 7 bytes as a `u64`: its bytes, and its length in the top byte (so that no
+/// two values pack the same). Overlapping loads, no loop over the bytes.
+#[inline]
+fn pack(v: &[u8]) -> Option<u64> {
+    let n = v.len();
+    let bytes = match n {
+        0 => 0,
+        1..=3 => {
+            v[0] as u64 | (v[n / 2] as u64) << (8 * (n / 2)) | (v[n - 1] as u64) << (8 * (n - 1))
+        }
+        4..=7 => {
+            let lo = u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as u64;
+            let hi = u32::from_le_bytes([v[n - 4], v[n - 3], v[n - 2], v[n - 1]]) as u64;
+            lo | hi << (8 * (n - 4))
+        }
+        _ => return None,
+    };
+    Some(bytes | (n as u64) << 56)
+}
+
+fn slot_of(k: u64, mask: usize) -> usize {
+    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & mask
+}
+
+impl Builder {
+    pub fn with_capacity(rows: usize) -> Builder {
+        Builder {
+            keys: Vec::with_capacity(rows),
+            nulls: NullBufferBuilder::new(rows),
+            values: StringBuilder::new(),
+            slot_values: vec![0; 64],
+            slot_keys: vec![-1; 64],
+            long: HashMap::new(),
+            distinct: 0,
+            // No packed value has a top byte above 7.
+            last: (u64::MAX, 0),
+        }
+    }
+
+    pub fn append_null(&mut self) {
+        self.keys.push(0);
+        self.nulls.append_null();
+    }
+
+    #[inline]
+    pub fn append_value(&mut self, v: &str) {
+        let key = match pack(v.as_bytes()) {
+            Some(k) if k == self.last.0 => self.last.1,
+            Some(k) => {
+                let key = self.short(k, v);
+                self.last = (k, key);
+                key
+            }
+            None => self.long(v),
+        };
+        self.keys.push(key);
+        self.nulls.append_non_null();
+    }
+
+    #[inline]
+    fn short(&mut self, k: u64, v: &str) -> i32 {
+        let mask = self.slot_keys.len() - 1;
+        let mut s = slot_of(k, mask);
+        loop {
+            let key = self.slot_keys[s];
+            if key < 0 {
+                return self.insert(s, k, v);
+            }
+            if self.slot_values[s] == k {
+                return key;
+            }
+            s = (s + 1) & mask;
+        }
+    }
+
+    /// A new short value, into free slot `s`.
+    #[cold]
+    #[inline(never)]
+    fn insert(&mut self, s: usize, k: u64, v: &str) -> i32 {
+        let key = self.push(v);
+        self.slot_values[s] = k;
+        self.slot_keys[s] = key;
+        if (self.distinct - self.long.len()) * 2 > self.slot_keys.len() {
+            self.grow();
+        }
+        key
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn long(&mut self, v: &str) -> i32 {
+        match self.long.get(v.as_bytes()) {
+            Some(&key) => key,
+            None => {
+                let key = self.push(v);
+                self.long.insert(v.as_bytes().into(), key);
+                key
+            }
+        }
+    }
+
+    fn push(&mut self, v: &str) -> i32 {
+        let key = i32::try_from(self.distinct).unwrap_or(i32::MAX);
+        self.values.append_value(v);
+        self.distinct += 1;
+        key
+    }
+
+    fn grow(&mut self) {
+        let size = self.slot_keys.len() * 2;
+        let (values, keys) = (
+            std::mem::replace(&mut self.slot_values, vec![0; size]),
+            std::mem::replace(&mut self.slot_keys, vec![-1; size]),
+        );
+        let mask = size - 1;
+        for (k, key) in values.into_iter().zip(keys).filter(|(_, key)| *key >= 0) {
+            let mut s = slot_of(k, mask);
+            while self.slot_keys[s] >= 0 {
+                s = (s + 1) & mask;
+            }
+            self.slot_values[s] = k;
+            self.slot_keys[s] = key;
+        }
+    }
+
+    pub fn finish(mut self) -> DictionaryArray<Int32Type> {
+        let keys = Int32Array::new(self.keys.into(), self.nulls.finish());
+        let values: StringArray = self.values.finish();
+        DictionaryArray::new(keys, Arc::new(values))
+    }
+}
+
+/// The dictionary arrays of column `column` in `batches`, when every one is `Int32` keys into
+/// non-null strings (what [`Builder`] makes); `None` otherwise.
+pub fn arrays_of(
+    batches: &[duckdb::arrow::record_batch::RecordBatch],
+    column: usize,
+) -> Option<Vec<&DictionaryArray<Int32Type>>> {
+    batches
+        .iter()
+        .map(|b| {
+            let d = b.column(column).as_dictionary_opt::<Int32Type>()?;
+            let v = d.values().as_string_opt::<i32>()?;
+            (v.null_count() == 0).then_some(d)
+        })
+        .collect()
+}
+
+/// Writes `arrays` (the rows of one row group, in order) as the column chunk of `descr`: the
+/// bytes of the chunk, starting at offset 0, and its metadata for
+/// `SerializedRowGroupWriter::append_column`. `Ok(None)`: no rows, or a compression this module
+/// does not write (only zstd and none), for the caller to encode the usual way.
+pub fn encode(
+    descr: &ColumnDescPtr,
+    arrays: &[&DictionaryArray<Int32Type>],
+    props: &WriterProperties,
+) -> Result<Option<(Bytes, ColumnCloseResult)>> {
+    let rows: usize = arrays.iter().map(|a| a.len()).sum();
+    if rows == 0 {
+        return Ok(None);
+    }
+    let codec = props.compression(descr.path());
+    let level = match codec {
+        Compression::ZSTD(l) => Some(l.compression_level()),
+        Compression::UNCOMPRESSED => None,
+        _ => return Ok(None),
+    };
+    let zstd_err = |e: std::io::Error| ParquetError::External(Box::new(e));
+    // One compression context for the chunk's pages (making one per page cost more than the
+    // compression of the small key pages).
+    let mut zstd = level
+        .map(zstd::bulk::Compressor::new)
+        .transpose()
+        .map_err(zstd_err)?;
+    let mut compress = |buf: Vec<u8>| -> Result<(Bytes, usize)> {
+        let n = buf.len();
+        match zstd.as_mut() {
+            Some(z) => z
+                .compress(&buf)
+                .map(|c| (Bytes::from(c), n))
+                .map_err(zstd_err),
+            None => Ok((Bytes::from(buf), n)),
+        }
+    };
+
+    // One dictionary for the chunk: each array's values mapped to it (a lookup per distinct
+    // value, not per row), then every row's key.
+    let mut dict: HashMap<&str, u32> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    let mut keys: Vec<u32> = Vec::with_capacity(rows);
+    let mut valid: Vec<bool> = Vec::with_capacity(rows);
+    for a in arrays {
+        let values = a
+            .values()
+            .as_string_opt::<i32>()
+            .ok_or_else(|| ParquetError::General("dictionary values are not strings".into()))?;
+        let remap: Vec<u32> = values
+            .iter()
+            .map(|v| {
+                let v = v.unwrap_or_default();
+                *dict.entry(v).or_insert_with(|| {
+                    order.push(v);
+                    (order.len() - 1) as u32
+                })
+            })
+            .collect();
+        let k = a.keys();
+        let out_of_range = || ParquetError::General("dictionary key out of range".into());
+        let remapped = |key: i32| remap.get(key as usize).copied().ok_or_else(out_of_range);
+        match k.nulls().filter(|n| n.null_count() > 0) {
+            None => {
+                valid.extend(std::iter::repeat_n(true, k.len()));
+                for &key in k.values().iter() {
+                    keys.push(remapped(key)?);
+                }
+            }
+            Some(nulls) => {
+                for (&key, ok) in k.values().iter().zip(nulls.iter()) {
+                    valid.push(ok);
+                    if ok {
+                        keys.push(remapped(key)?);
+                    }
+                }
+            }
+        }
+    }
+
+    let mut sink = TrackedWrite::new(Vec::new());
+    let mut pages = SerializedPageWriter::new(&mut sink);
+    let mut total_compressed = 0i64;
+    let mut total_uncompressed = 0i64;
+    let mut encoding_stats = Vec::new();
+
+    let mut plain = Vec::with_capacity(order.iter().map(|v| v.len() + 4).sum());
+    for v in &order {
+        plain.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        plain.extend_from_slice(v.as_bytes());
+    }
+    let (buf, uncompressed) = compress(plain)?;
+    let dict_encoding = props.dictionary_page_encoding();
+    let spec = pages.write_page(CompressedPage::new(
+        Page::DictionaryPage {
+            buf,
+            num_values: order.len() as u32,
+            encoding: dict_encoding,
+            is_sorted: false,
+        },
+        uncompressed,
+    ))?;
+    total_compressed += spec.compressed_size as i64;
+    total_uncompressed += spec.uncompressed_size as i64;
+    encoding_stats.push(PageEncodingStats {
+        page_type: PageType::DICTIONARY_PAGE,
+        encoding: dict_encoding,
+        count: 1,
+    });
+
+    let width = bit_width(order.len().saturating_sub(1) as u32);
+    let data_encoding = props.dictionary_data_page_encoding();
+    let nullable = descr.max_def_level() > 0;
+    let page_rows = props.data_page_row_count_limit().clamp(1, 1 << 20);
+    let mut offsets = OffsetIndexBuilder::new();
+    let mut data_offset = None;
+    let mut data_pages = 0;
+    let (mut row, mut key) = (0, 0);
+    let mut levels: Vec<u32> = Vec::with_capacity(page_rows);
+    while row < rows {
+        let end = (row + page_rows).min(rows);
+        let mut buf = Vec::new();
+        let present = valid[row..end].iter().filter(|&&v| v).count();
+        if nullable {
+            let mut rle = Vec::new();
+            if present == end - row {
+                run(end - row, 1, 1, &mut rle);
+            } else {
+                levels.clear();
+                levels.extend(valid[row..end].iter().map(|&v| v as u32));
+                hybrid(&levels, 1, &mut rle);
+            }
+            buf.extend_from_slice(&(rle.len() as u32).to_le_bytes());
+            buf.extend_from_slice(&rle);
+        }
+        buf.push(width);
+        hybrid(&keys[key..key + present], width, &mut buf);
+        let (buf, uncompressed) = compress(buf)?;
+        let spec = pages.write_page(CompressedPage::new(
+            Page::DataPage {
+                buf,
+                num_values: (end - row) as u32,
+                encoding: data_encoding,
+                def_level_encoding: Encoding::RLE,
+                rep_level_encoding: Encoding::RLE,
+                statistics: None,
+            },
+            uncompressed,
+        ))?;
+        data_offset.get_or_insert(spec.offset as i64);
+        offsets.append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
+        offsets.append_row_count((end - row) as i64);
+        total_compressed += spec.compressed_size as i64;
+        total_uncompressed += spec.uncompressed_size as i64;
+        data_pages += 1;
+        row = end;
+        key += present;
+    }
+    pages.close()?;
+    if data_pages > 0 {
+        encoding_stats.push(PageEncodingStats {
+            page_type: PageType::DATA_PAGE,
+            encoding: data_encoding,
+            count: data_pages,
+        });
+    }
+    let metadata = ColumnChunkMetaData::builder(descr.clone())
+        .set_compression(codec)
+        .set_encodings(vec![dict_encoding, Encoding::RLE, data_encoding])
+        .set_page_encoding_stats(encoding_stats)
+        .set_total_compressed_size(total_compressed)
+        .set_total_uncompressed_size(total_uncompressed)
+        .set_num_values(rows as i64)
+        .set_data_page_offset(data_offset.unwrap_or(0))
+        .set_dictionary_page_offset(Some(0))
+        .build()?;
+    let bytes = sink.bytes_written() as u64;
+    let data = sink
+        .into_inner()
+        .map_err(|e| ParquetError::General(e.to_string()))?;
+    Ok(Some((
+        Bytes::from(data),
+        ColumnCloseResult {
+            bytes_written: bytes,
+            rows_written: rows as u64,
+            metadata,
+            bloom_filter: None,
+            column_index: None,
+            offset_index: Some(offsets.build()),
+        },
+    )))
+}
+
+/// Bits needed for values up to `max`.
+fn bit_width(max: u32) -> u8 {
+    (32 - max.leading_zeros()) as u8
+}
+
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// An RLE run: `count` times `value`, the value in whole bytes.
+fn run(count: usize, value: u32, width: u8, out: &mut Vec<u8>) {
+    varint((count as u64) << 1, out);
+    out.extend_from_slice(&value.to_le_bytes()[..width.div_ceil(8) as usize]);
+}
+
+/// How many values from `values[i]` on equal it.
+fn run_length(values: &[u32], i: usize) -> usize {
+    values[i..].iter().take_while(|&&v| v == values[i]).count()
+}
+
+/// Bit-packed runs of at most 63 groups of 8 (a one-byte header), as parquet-rs writes them.
+const MAX_GROUPS: usize = 63;
+
+/// Appends `values` (each below 2^`width`) in Parquet's RLE / bit-packed hybrid encoding: 8 or
+/// more equal values in a row as an RLE run, the others bit-packed in groups of 8 (the last group
+/// of the stream padded with zeros; readers stop at the page's value count).
+fn hybrid(values: &[u32], width: u8, out: &mut Vec<u8>) {
+    let n = values.len();
+    let mut i = 0;
+    while i < n {
+        let r = run_length(values, i);
+        if r >= 8 {
+            run(r, values[i], width, out);
+            i += r;
+            continue;
+        }
+        // Groups of 8 until the values end or a run of 8 begins at a group's start.
+        let start = i;
+        let mut groups = 0;
+        loop {
+            groups += 1;
+            i += 8;
+            if i >= n || groups == MAX_GROUPS || run_length(values, i) >= 8 {
+                break;
+            }
+        }
+        varint(((groups as u64) << 1) | 1, out);
+        let mut acc: u64 = 0;
+        let mut bits = 0u32;
+        for j in start..start + groups * 8 {
+            acc |= (values.get(j).copied().unwrap_or(0) as u64) << bits;
+            bits += width as u32;
+            while bits >= 8 {
+                out.push(acc as u8);
+                acc >>= 8;
+                bits -= 8;
+            }
+        }
+        // 8 values fill whole bytes whatever the width: nothing is left over.
+        debug_assert_eq!(bits, 0);
+        i = i.min(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Decodes the hybrid encoding (test oracle, written from the format spec).
+    fn decode(mut b: &[u8], width: u8, n: usize) -> Vec<u32> {
+        let mut out = Vec::new();
+        let varint = |b: &mut &[u8]| {
+            let (mut v, mut shift) = (0u64, 0);
+            loop {
+                let byte = b[0];
+                *b = &b[1..];
+                v |= ((byte & 0x7f) as u64) << shift;
+                shift += 7;
+                if byte < 0x80 {
+                    return v;
+                }
+            }
+        };
+        while out.len() < n {
+            let h = varint(&mut b);
+            if h & 1 == 0 {
+                let bytes = width.div_ceil(8) as usize;
+                let mut v = [0u8; 4];
+                v[..bytes].copy_from_slice(&b[..bytes]);
+                b = &b[bytes..];
+                out.extend(std::iter::repeat_n(
+                    u32::from_le_bytes(v),
+                    (h >> 1) as usize,
+                ));
+            } else {
+                let count = (h >> 1) as usize * 8;
+                let (mut acc, mut bits) = (0u64, 0u32);
+                for _ in 0..count {
+                    while bits < width as u32 {
+                        acc |= (b[0] as u64) << bits;
+                        b = &b[1..];
+                        bits += 8;
+                    }
+                    out.push((acc & ((1u64 << width) - 1)) as u32);
+                    acc >>= width;
+                    bits -= width as u32;
+                }
+            }
+        }
+        out.truncate(n);
+        out
+    }
+
+    /// Rows of (code, required code) as `batches` of dictionary arrays (several row groups,
+    /// pages of `page_rows`), written by `ParallelWriter`, read back by parquet-rs and DuckDB.
+    fn round_trip(rows: &[(Option<String>, String)], batch_rows: usize, page_rows: usize) {
+        use crate::parquet_io::parallel::ParallelWriter;
+        use duckdb::arrow::datatypes::{DataType, Field, Schema};
+        use duckdb::arrow::record_batch::RecordBatch;
+        let file_schema = Arc::new(Schema::new(vec![
+            Field::new("code", DataType::Utf8, true),
+            Field::new("kind", DataType::Utf8, false),
+        ]));
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let batch_schema = Arc::new(Schema::new(vec![
+            Field::new("code", dict.clone(), true),
+            Field::new("kind", dict, false),
+        ]));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("t.parquet");
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(Default::default()))
+            .set_data_page_row_count_limit(page_rows)
+            .set_write_batch_size(page_rows)
+            .build();
+        let fh = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut w = ParallelWriter::for_file(fh, file_schema, props, batch_rows * 3)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for chunk in rows.chunks(batch_rows.max(1)) {
+            let (mut a, mut b) = (Builder::with_capacity(1), Builder::with_capacity(1));
+            for (x, y) in chunk {
+                match x {
+                    Some(x) => a.append_value(x),
+                    None => a.append_null(),
+                }
+                b.append_value(y);
+            }
+            let cols: Vec<duckdb::arrow::array::ArrayRef> =
+                vec![Arc::new(a.finish()), Arc::new(b.finish())];
+            let batch =
+                RecordBatch::try_new(batch_schema.clone(), cols).unwrap_or_else(|e| panic!("{e}"));
+            w.write(batch).unwrap_or_else(|e| panic!("{e}"));
+        }
+        w.close().unwrap_or_else(|e| panic!("{e}"));
+
+        let mut got: Vec<(Option<String>, String)> = Vec::new();
+        for b in crate::parquet_io::read::read_all(&path).unwrap_or_else(|e| panic!("{e}")) {
+            let (x, y) = (
+                b.column(0).as_string::<i32>(),
+                b.column(1).as_string::<i32>(),
+            );
+            for i in 0..b.num_rows() {
+                got.push((
+                    x.is_valid(i).then(|| x.value(i).to_string()),
+                    y.value(i).to_string(),
+                ));
+            }
+        }
+        assert_eq!(got, rows, "parquet-rs reads back what was written");
+
+        let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let sql = format!(
+            "SELECT code, kind FROM read_parquet('{}') ORDER BY file_row_number",
+            path.display()
+        );
+        let mut stmt = conn.prepare(&sql).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(Option<String>, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got, rows, "DuckDB reads back what was written");
+    }
+
+    /// A code among `distinct` values, NULL one time in `null_one_in` (never when 0).
+    fn rows_strategy() -> impl Strategy<Value = Vec<(Option<String>, String)>> {
+        (1usize..600, 0usize..4).prop_flat_map(|(distinct, null_one_in)| {
+            prop::collection::vec((0..distinct, 0..4usize, 0..3usize, 0usize..10), 0..700).prop_map(
+                move |v| {
+                    v.into_iter()
+                        .map(|(code, run, kind, n)| {
+                            let code = format!("{:0w$}", code, w = 1 + run);
+                            let null = null_one_in > 0 && n % (null_one_in + 1) == 0;
+                            (
+                                (!null).then_some(code),
+                                ["MAIN", "SECO", "ANCILLARY"][kind].to_string(),
+                            )
+                        })
+                        .collect()
+                },
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Whatever the batches, row groups and pages, both readers get every row back.
+        #[test]
+        fn chunks_read_back(rows in rows_strategy(), batch_rows in 1usize..300, page_rows in 1usize..200) {
+            round_trip(&rows, batch_rows, page_rows);
+        }
+    }
+
+    /// Edge cases: one distinct value (bit width 0), NULLs only, long runs across pages, more
+    /// than 2^16 distinct values.
+    #[test]
+    fn edge_cases_read_back() {
+        let one: Vec<_> = (0..100)
+            .map(|_| (Some("A".to_string()), "MAIN".to_string()))
+            .collect();
+        round_trip(&one, 30, 7);
+        let nulls: Vec<_> = (0..100).map(|_| (None, "SECO".to_string())).collect();
+        round_trip(&nulls, 40, 9);
+        let wide: Vec<_> = (0..70_000)
+            .map(|i| {
+                (
+                    Some(format!("{}", i * 7919 % 70_000)),
+                    format!("LONGER{}", i % 3),
+                )
+            })
+            .collect();
+        round_trip(&wide, 70_000, 20_000);
+    }
+
+    proptest! {
+        /// Encode then decode gives the values back, at every width, with runs and without.
+        #[test]
+        fn hybrid_round_trips(width in 0u8..=20, runs in prop::collection::vec((any::<u32>(), 1usize..20), 0..60)) {
+            let mask = if width == 0 { 0 } else { (1u64 << width) as u32 - 1 };
+            let values: Vec<u32> = runs.iter().flat_map(|&(v, k)| std::iter::repeat_n(v & mask, k)).collect();
+            let mut out = Vec::new();
+            hybrid(&values, width, &mut out);
+            prop_assert_eq!(decode(&out, width, values.len()), values);
+        }
+
+        /// The builder's array holds the values appended, NULLs included, one key per distinct value.
+        #[test]
+        fn builder_keeps_every_value(vals in prop::collection::vec(prop::option::of("[A-C0-9]{0,9}"), 0..300)) {
+            let mut b = Builder::with_capacity(4);
+            for v in &vals {
+                match v {
+                    Some(v) => b.append_value(v),
+                    None => b.append_null(),
+                }
+            }
+            let a = b.finish();
+            let values = a.values().as_string::<i32>();
+            let got: Vec<Option<String>> = (0..a.len())
+                .map(|i| a.keys().is_valid(i).then(|| values.value(a.keys().value(i) as usize).to_string()))
+                .collect();
+            prop_assert_eq!(&got, &vals);
+            let distinct: std::collections::HashSet<&String> = vals.iter().flatten().collect();
+            prop_assert_eq!(values.len(), distinct.len());
+        }
+    }
+}
