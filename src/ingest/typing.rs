@@ -16,28 +16,14 @@ use std::sync::Arc;
 /// Arrow schema of a table's Parquet file: the columns of its definition (+ `vat_number` for
 /// enterprise). Entity columns are non-nullable strings in display form; dates are Date32.
 pub fn schema(def: &TableDef) -> SchemaRef {
-    schema_with(def, DataType::Utf8)
-}
-
-/// Arrow schema of the typed batches: [`schema`], with the codes as `Dictionary(Int32, Utf8)`
-/// (keys into their distinct values, which the Parquet writer writes as they are:
-/// [`crate::parquet_io::dict`]).
-pub fn batch_schema(def: &TableDef) -> SchemaRef {
-    schema_with(
-        def,
-        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-    )
-}
-
-fn schema_with(def: &TableDef, code: DataType) -> SchemaRef {
     let mut fields: Vec<Field> = def
         .columns
         .iter()
         .map(|c| {
-            let ty = match c.ty {
-                ColType::Date => DataType::Date32,
-                ColType::Code => code.clone(),
-                _ => DataType::Utf8,
+            let ty = if c.ty == ColType::Date {
+                DataType::Date32
+            } else {
+                DataType::Utf8
             };
             Field::new(c.name, ty, c.nullable)
         })
@@ -48,9 +34,55 @@ fn schema_with(def: &TableDef, code: DataType) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// Arrow schema of the typed batches: [`schema`], with the codes, and the entity numbers of the
+/// activity table, as `Dictionary(Int32, Utf8)` (keys into their distinct values, which the Parquet
+/// writer writes as they are: [`crate::parquet_io::dict`]).
+pub fn batch_schema(def: &TableDef) -> SchemaRef {
+    let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let mut fields: Vec<Field> = (def.columns.iter().enumerate())
+        .map(|(ci, c)| {
+            let ty = match kind(def, ci) {
+                Kind::Date => DataType::Date32,
+                Kind::Code => dict.clone(),
+                Kind::Runs => return dict::runs_field(c.name, c.nullable),
+                Kind::Str => DataType::Utf8,
+            };
+            Field::new(c.name, ty, c.nullable)
+        })
+        .collect();
+    if def.derives_vat() {
+        fields.push(Field::new("vat_number", DataType::Utf8, false));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// How column `ci` of `def` is built.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Kind {
+    Str,
+    /// Few distinct values: a dictionary looked up on the value's bytes.
+    Code,
+    /// The entity number of a table with many rows an entity (its first column): the register
+    /// lists them entity by entity, so a value mostly repeats the one before.
+    Runs,
+    Date,
+}
+
+fn kind(def: &TableDef, ci: usize) -> Kind {
+    match def.columns[ci].ty {
+        ColType::Date => Kind::Date,
+        ColType::Code => Kind::Code,
+        ColType::EntityNumber | ColType::Number(_) if ci == 0 && def.many_rows_per_entity() => {
+            Kind::Runs
+        }
+        _ => Kind::Str,
+    }
+}
+
 enum Builder {
     Str(StringBuilder),
     Code(dict::Builder),
+    Runs(dict::RunBuilder),
     Date(Date32Builder),
 }
 
@@ -225,14 +257,12 @@ impl<'a> Typer<'a> {
     ) -> Result<RecordBatch, ArrowError> {
         let ncols = self.def.columns.len();
         let n = range.len();
-        let mut builders: Vec<Builder> = self
-            .def
-            .columns
-            .iter()
-            .map(|c| match c.ty {
-                ColType::Date => Builder::Date(Date32Builder::with_capacity(n)),
-                ColType::Code => Builder::Code(dict::Builder::with_capacity(n)),
-                _ => Builder::Str(StringBuilder::with_capacity(n, n * 12)),
+        let mut builders: Vec<Builder> = (0..ncols)
+            .map(|ci| match kind(self.def, ci) {
+                Kind::Date => Builder::Date(Date32Builder::with_capacity(n)),
+                Kind::Code => Builder::Code(dict::Builder::with_capacity(n)),
+                Kind::Runs => Builder::Runs(dict::RunBuilder::with_capacity(n)),
+                Kind::Str => Builder::Str(StringBuilder::with_capacity(n, n * 12)),
             })
             .collect();
         let mut vat = (self.def.derives_vat()).then(|| StringBuilder::with_capacity(n, n * 12));
@@ -328,6 +358,8 @@ impl<'a> Typer<'a> {
                     Builder::Str(b) => b.append_value(s()),
                     Builder::Code(b) if a == e => b.append_null(),
                     Builder::Code(b) => b.append_value(s()),
+                    Builder::Runs(b) if a == e => b.append_null(),
+                    Builder::Runs(b) => b.append_value(s()),
                     Builder::Date(b) if a == e => b.append_null(),
                     Builder::Date(b) => b.append_value(dates[ci]),
                 }
@@ -338,6 +370,7 @@ impl<'a> Typer<'a> {
             .map(|b| match b {
                 Builder::Str(mut b) => Arc::new(b.finish()) as ArrayRef,
                 Builder::Code(b) => Arc::new(b.finish()) as ArrayRef,
+                Builder::Runs(b) => Arc::new(b.finish()) as ArrayRef,
                 Builder::Date(mut b) => Arc::new(b.finish()) as ArrayRef,
             })
             .collect();

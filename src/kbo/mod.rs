@@ -99,6 +99,11 @@ impl TableDef {
     pub fn derives_vat(&self) -> bool {
         self.name == "enterprise" && self.unique_key
     }
+    /// Whether an entity has many rows here, listed together (activity: about ten an entity,
+    /// kbo-open-data.md); the other child tables have one or two.
+    pub fn many_rows_per_entity(&self) -> bool {
+        self.name == "activity"
+    }
     /// `<table>_insert.csv` / `<table>_delete.csv` of an Update extract.
     pub fn update_file(&self, suffix: &str) -> String {
         format!("{}_{suffix}.csv", self.name)

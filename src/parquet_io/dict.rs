@@ -1,5 +1,6 @@
 //! Dictionary columns, built once: [`Builder`] makes an Arrow dictionary array of short codes (a
-//! lookup on the code's bytes packed into a `u64`: no hashing of byte strings, no `memcmp`), and
+//! lookup on the code's bytes packed into a `u64`: no hashing of byte strings, no `memcmp`),
+//! [`RunBuilder`] one of values that come in runs (a comparison with the value before), and
 //! [`encode`] writes the dictionary arrays of one row group as a Parquet column chunk — one PLAIN
 //! dictionary page, then RLE_DICTIONARY data pages (format v1), the layout parquet-rs itself
 //! writes, so every reader (DuckDB, parquet-rs, Polars) reads a plain string column.
@@ -9,23 +10,27 @@
 //! largest part of its encoding time (BENCHMARKS.md).
 //!
 //! Invariants: a chunk decodes to its arrays' strings, row for row, NULLs included (property test
-//! against parquet-rs's reader); pages hold at most the writer's `data_page_row_count_limit` rows;
-//! no statistics (codes are unsorted, so min/max could not prune a row group).
+//! against parquet-rs's and DuckDB's readers); pages hold at most the writer's
+//! `data_page_row_count_limit` rows; chunk statistics (exact min and max, null count) when the
+//! writer's properties ask for them, none per page.
 
 use bytes::Bytes;
 use duckdb::arrow::array::{
     Array, AsArray, DictionaryArray, Int32Array, NullBufferBuilder, StringArray, StringBuilder,
 };
-use duckdb::arrow::datatypes::Int32Type;
+use duckdb::arrow::datatypes::{DataType, Field, Int32Type};
 use parquet::basic::{Compression, Encoding, PageType};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
+use parquet::data_type::ByteArray;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder, PageEncodingStats};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 /// Builds a `Dictionary(Int32, Utf8)` array, values in first-seen order. Values of up to 7 bytes
@@ -176,20 +181,122 @@ impl Builder {
     }
 }
 
+/// Builds a `Dictionary(Int32, Utf8)` array for values that come in runs (the entity numbers of
+/// a child table, whose rows are listed entity by entity): a value equal to the one before takes
+/// its key, any other a new key — no lookup at all. A value met again after others becomes a
+/// second dictionary entry, which [`encode`] merges.
+pub struct RunBuilder {
+    keys: Vec<i32>,
+    nulls: NullBufferBuilder,
+    values: StringBuilder,
+    /// Where the last value starts in `values`, when there is one.
+    last: Option<usize>,
+    distinct: i32,
+}
+
+impl RunBuilder {
+    pub fn with_capacity(rows: usize) -> RunBuilder {
+        RunBuilder {
+            keys: Vec::with_capacity(rows),
+            nulls: NullBufferBuilder::new(rows),
+            values: StringBuilder::with_capacity(rows / 4 + 1, rows * 4),
+            last: None,
+            distinct: 0,
+        }
+    }
+
+    pub fn append_null(&mut self) {
+        self.keys.push(0);
+        self.nulls.append_null();
+    }
+
+    #[inline]
+    pub fn append_value(&mut self, v: &str) {
+        let repeat = self
+            .last
+            .is_some_and(|at| same(&self.values.values_slice()[at..], v.as_bytes()));
+        if !repeat {
+            self.last = Some(self.values.values_slice().len());
+            self.values.append_value(v);
+            self.distinct = self.distinct.saturating_add(1);
+        }
+        self.keys.push(self.distinct - 1);
+        self.nulls.append_non_null();
+    }
+
+    pub fn finish(mut self) -> DictionaryArray<Int32Type> {
+        let keys = Int32Array::new(self.keys.into(), self.nulls.finish());
+        let values: StringArray = self.values.finish();
+        DictionaryArray::new(keys, Arc::new(values))
+    }
+}
+
+/// `a == b`; from 8 to 16 bytes (entity numbers have 12 or 13) as two overlapping 8-byte loads,
+/// with no call to `memcmp`.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if !(8..=16).contains(&a.len()) {
+        return a == b;
+    }
+    let words = |x: &[u8]| {
+        let first = x.first_chunk::<8>().map(|w| u64::from_le_bytes(*w));
+        let last = x.last_chunk::<8>().map(|w| u64::from_le_bytes(*w));
+        (first, last)
+    };
+    words(a) == words(b)
+}
+
+/// How the dictionaries of a row group's batches become the chunk's one dictionary.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Merge {
+    /// Each distinct value once (codes: the same few values in every batch).
+    Distinct,
+    /// One after the other, as they are (values in runs, [`RunBuilder`]: nearly every entry is
+    /// new, so looking them up would cost a hash a run for nothing; a value repeated across
+    /// batches is a second entry, which Parquet allows).
+    Concatenate,
+}
+
+/// The field metadata key that marks a dictionary column built by [`RunBuilder`].
+const MERGE_KEY: &str = "bce.dictionary";
+
+/// A field for a [`RunBuilder`] column of a batch schema: its metadata tells [`arrays_of`] to
+/// concatenate the batches' dictionaries.
+pub fn runs_field(name: &str, nullable: bool) -> Field {
+    let ty = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    Field::new(name, ty, nullable)
+        .with_metadata([(MERGE_KEY.to_string(), "runs".to_string())].into())
+}
+
 /// The dictionary arrays of column `column` in `batches`, when every one is `Int32` keys into
-/// non-null strings (what [`Builder`] makes); `None` otherwise.
+/// non-null strings (what [`Builder`] and [`RunBuilder`] make), and how to merge them; `None`
+/// otherwise.
 pub fn arrays_of(
     batches: &[duckdb::arrow::record_batch::RecordBatch],
     column: usize,
-) -> Option<Vec<&DictionaryArray<Int32Type>>> {
-    batches
+) -> Option<(Vec<&DictionaryArray<Int32Type>>, Merge)> {
+    let merge = match batches
+        .first()?
+        .schema_ref()
+        .field(column)
+        .metadata()
+        .get(MERGE_KEY)
+    {
+        Some(v) if v == "runs" => Merge::Concatenate,
+        _ => Merge::Distinct,
+    };
+    let arrays = batches
         .iter()
         .map(|b| {
             let d = b.column(column).as_dictionary_opt::<Int32Type>()?;
             let v = d.values().as_string_opt::<i32>()?;
             (v.null_count() == 0).then_some(d)
         })
-        .collect()
+        .collect::<Option<Vec<_>>>()?;
+    Some((arrays, merge))
 }
 
 /// Writes `arrays` (the rows of one row group, in order) as the column chunk of `descr`: the
@@ -199,6 +306,7 @@ pub fn arrays_of(
 pub fn encode(
     descr: &ColumnDescPtr,
     arrays: &[&DictionaryArray<Int32Type>],
+    merge: Merge,
     props: &WriterProperties,
 ) -> Result<Option<(Bytes, ColumnCloseResult)>> {
     let rows: usize = arrays.iter().map(|a| a.len()).sum();
@@ -231,25 +339,37 @@ pub fn encode(
 
     // One dictionary for the chunk: each array's values mapped to it (a lookup per distinct
     // value, not per row), then every row's key.
-    let mut dict: HashMap<&str, u32> = HashMap::new();
-    let mut order: Vec<&str> = Vec::new();
+    let entries: usize = arrays.iter().map(|a| a.values().len()).sum();
+    let mut dict: HashMap<&str, u32, BuildHasherDefault<Fx>> = HashMap::default();
+    if merge == Merge::Distinct {
+        dict.reserve(entries);
+    }
+    let mut order: Vec<&str> = Vec::with_capacity(entries);
     let mut keys: Vec<u32> = Vec::with_capacity(rows);
+    let mut nulls = 0u64;
     let mut valid: Vec<bool> = Vec::with_capacity(rows);
     for a in arrays {
         let values = a
             .values()
             .as_string_opt::<i32>()
             .ok_or_else(|| ParquetError::General("dictionary values are not strings".into()))?;
-        let remap: Vec<u32> = values
-            .iter()
-            .map(|v| {
-                let v = v.unwrap_or_default();
-                *dict.entry(v).or_insert_with(|| {
-                    order.push(v);
-                    (order.len() - 1) as u32
+        let remap: Vec<u32> = match merge {
+            Merge::Distinct => values
+                .iter()
+                .map(|v| {
+                    let v = v.unwrap_or_default();
+                    *dict.entry(v).or_insert_with(|| {
+                        order.push(v);
+                        (order.len() - 1) as u32
+                    })
                 })
-            })
-            .collect();
+                .collect(),
+            Merge::Concatenate => {
+                let from = order.len() as u32;
+                order.extend(values.iter().map(Option::unwrap_or_default));
+                (from..order.len() as u32).collect()
+            }
+        };
         let k = a.keys();
         let out_of_range = || ParquetError::General("dictionary key out of range".into());
         let remapped = |key: i32| remap.get(key as usize).copied().ok_or_else(out_of_range);
@@ -260,8 +380,9 @@ pub fn encode(
                     keys.push(remapped(key)?);
                 }
             }
-            Some(nulls) => {
-                for (&key, ok) in k.values().iter().zip(nulls.iter()) {
+            Some(n) => {
+                nulls += n.null_count() as u64;
+                for (&key, ok) in k.values().iter().zip(n.iter()) {
                     valid.push(ok);
                     if ok {
                         keys.push(remapped(key)?);
@@ -357,7 +478,14 @@ pub fn encode(
             count: data_pages,
         });
     }
-    let metadata = ColumnChunkMetaData::builder(descr.clone())
+    // Min and max over the dictionary: every entry is some row's value.
+    let statistics =
+        (props.statistics_enabled(descr.path()) != EnabledStatistics::None).then(|| {
+            let bytes = |v: Option<&&str>| v.map(|v| ByteArray::from(v.as_bytes().to_vec()));
+            let (min, max) = (bytes(order.iter().min()), bytes(order.iter().max()));
+            Statistics::ByteArray(ValueStatistics::new(min, max, None, Some(nulls), false))
+        });
+    let mut metadata = ColumnChunkMetaData::builder(descr.clone())
         .set_compression(codec)
         .set_encodings(vec![dict_encoding, Encoding::RLE, data_encoding])
         .set_page_encoding_stats(encoding_stats)
@@ -365,8 +493,11 @@ pub fn encode(
         .set_total_uncompressed_size(total_uncompressed)
         .set_num_values(rows as i64)
         .set_data_page_offset(data_offset.unwrap_or(0))
-        .set_dictionary_page_offset(Some(0))
-        .build()?;
+        .set_dictionary_page_offset(Some(0));
+    if let Some(s) = statistics {
+        metadata = metadata.set_statistics(s);
+    }
+    let metadata = metadata.build()?;
     let bytes = sink.bytes_written() as u64;
     let data = sink
         .into_inner()
@@ -382,6 +513,34 @@ pub fn encode(
             offset_index: Some(offsets.build()),
         },
     )))
+}
+
+/// A multiply-rotate hash over 8-byte words, for merging the batches' dictionaries (SipHash
+/// over a million entity numbers a row group was a tenth of the encoding).
+#[derive(Default)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in words.by_ref() {
+            let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            self.write_u64(w);
+        }
+        let mut tail = [0u8; 8];
+        let rest = words.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.write_u64(u64::from_le_bytes(tail) ^ (rest.len() as u64) << 56);
+    }
+    fn write_u8(&mut self, b: u8) {
+        self.write_u64(b as u64);
+    }
+    fn write_u64(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Bits needed for values up to `max`.
@@ -502,20 +661,31 @@ mod tests {
         out
     }
 
-    /// Rows of (code, required code) as `batches` of dictionary arrays (several row groups,
-    /// pages of `page_rows`), written by `ParallelWriter`, read back by parquet-rs and DuckDB.
-    fn round_trip(rows: &[(Option<String>, String)], batch_rows: usize, page_rows: usize) {
+    /// A test row: a code (NULL or not), a required code, an entity number in runs (NULL or not).
+    type Row = (Option<String>, String, Option<String>);
+
+    /// `rows` as batches of `batch_rows` dictionary arrays (the third column by [`RunBuilder`]),
+    /// written by `ParallelWriter` (several row groups, pages of `page_rows`), read back by
+    /// parquet-rs and DuckDB; each row group's statistics are its exact min, max and NULL count.
+    fn round_trip(rows: &[Row], batch_rows: usize, page_rows: usize) {
         use crate::parquet_io::parallel::ParallelWriter;
-        use duckdb::arrow::datatypes::{DataType, Field, Schema};
+        use duckdb::arrow::datatypes::Schema;
         use duckdb::arrow::record_batch::RecordBatch;
-        let file_schema = Arc::new(Schema::new(vec![
-            Field::new("code", DataType::Utf8, true),
-            Field::new("kind", DataType::Utf8, false),
-        ]));
-        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let names = ["code", "kind", "entity"];
+        let nullable = [true, false, true];
+        let schema = |ty: &dyn Fn() -> DataType| {
+            Arc::new(Schema::new(
+                (0..3)
+                    .map(|i| Field::new(names[i], ty(), nullable[i]))
+                    .collect::<Vec<_>>(),
+            ))
+        };
+        let file_schema = schema(&|| DataType::Utf8);
+        let dict = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
         let batch_schema = Arc::new(Schema::new(vec![
-            Field::new("code", dict.clone(), true),
-            Field::new("kind", dict, false),
+            Field::new("code", dict(), true),
+            Field::new("kind", dict(), false),
+            runs_field("entity", true),
         ]));
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("t.parquet");
@@ -523,72 +693,107 @@ mod tests {
             .set_compression(Compression::ZSTD(Default::default()))
             .set_data_page_row_count_limit(page_rows)
             .set_write_batch_size(page_rows)
+            .set_statistics_enabled(EnabledStatistics::Chunk)
             .build();
+        let group_rows = batch_rows * 3;
         let fh = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
-        let mut w = ParallelWriter::for_file(fh, file_schema, props, batch_rows * 3)
+        let mut w = ParallelWriter::for_file(fh, file_schema, props, group_rows)
             .unwrap_or_else(|e| panic!("{e}"));
         for chunk in rows.chunks(batch_rows.max(1)) {
             let (mut a, mut b) = (Builder::with_capacity(1), Builder::with_capacity(1));
-            for (x, y) in chunk {
+            let mut c = RunBuilder::with_capacity(1);
+            for (x, y, z) in chunk {
                 match x {
                     Some(x) => a.append_value(x),
                     None => a.append_null(),
                 }
                 b.append_value(y);
+                match z {
+                    Some(z) => c.append_value(z),
+                    None => c.append_null(),
+                }
             }
-            let cols: Vec<duckdb::arrow::array::ArrayRef> =
-                vec![Arc::new(a.finish()), Arc::new(b.finish())];
+            let cols: Vec<duckdb::arrow::array::ArrayRef> = vec![
+                Arc::new(a.finish()),
+                Arc::new(b.finish()),
+                Arc::new(c.finish()),
+            ];
             let batch =
                 RecordBatch::try_new(batch_schema.clone(), cols).unwrap_or_else(|e| panic!("{e}"));
             w.write(batch).unwrap_or_else(|e| panic!("{e}"));
         }
-        w.close().unwrap_or_else(|e| panic!("{e}"));
+        let meta = w.close().unwrap_or_else(|e| panic!("{e}"));
 
-        let mut got: Vec<(Option<String>, String)> = Vec::new();
+        let mut got: Vec<Row> = Vec::new();
         for b in crate::parquet_io::read::read_all(&path).unwrap_or_else(|e| panic!("{e}")) {
-            let (x, y) = (
-                b.column(0).as_string::<i32>(),
-                b.column(1).as_string::<i32>(),
-            );
+            let col = |i: usize| b.column(i).as_string::<i32>();
+            let (x, y, z) = (col(0), col(1), col(2));
+            let opt = |a: &StringArray, i: usize| a.is_valid(i).then(|| a.value(i).to_string());
             for i in 0..b.num_rows() {
-                got.push((
-                    x.is_valid(i).then(|| x.value(i).to_string()),
-                    y.value(i).to_string(),
-                ));
+                got.push((opt(x, i), y.value(i).to_string(), opt(z, i)));
             }
         }
         assert_eq!(got, rows, "parquet-rs reads back what was written");
 
+        let mut start = 0;
+        for g in meta.row_groups() {
+            let n = g.num_rows() as usize;
+            let part = &rows[start..start + n];
+            start += n;
+            for (ci, c) in g.columns().iter().enumerate() {
+                let values: Vec<&str> = part
+                    .iter()
+                    .filter_map(|r| [r.0.as_deref(), Some(r.1.as_str()), r.2.as_deref()][ci])
+                    .collect();
+                let s = c.statistics().unwrap_or_else(|| panic!("no statistics"));
+                let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).to_string());
+                let want = |v: Option<&&str>| v.map(|v| v.to_string());
+                assert_eq!(text(s.min_bytes_opt()), want(values.iter().min()));
+                assert_eq!(text(s.max_bytes_opt()), want(values.iter().max()));
+                assert_eq!(s.null_count_opt(), Some((n - values.len()) as u64));
+                assert!(values.is_empty() || s.min_is_exact() && s.max_is_exact());
+            }
+        }
+
         let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
         let sql = format!(
-            "SELECT code, kind FROM read_parquet('{}') ORDER BY file_row_number",
+            "SELECT code, kind, entity FROM read_parquet('{}') ORDER BY file_row_number",
             path.display()
         );
         let mut stmt = conn.prepare(&sql).unwrap_or_else(|e| panic!("{e}"));
-        let got: Vec<(Option<String>, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        let got: Vec<Row> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .and_then(|rows| rows.collect())
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(got, rows, "DuckDB reads back what was written");
     }
 
-    /// A code among `distinct` values, NULL one time in `null_one_in` (never when 0).
-    fn rows_strategy() -> impl Strategy<Value = Vec<(Option<String>, String)>> {
+    /// A code among `distinct` values, NULL one time in `null_one_in` (never when 0); an entity
+    /// number that repeats in runs, and may come back later.
+    fn rows_strategy() -> impl Strategy<Value = Vec<Row>> {
         (1usize..600, 0usize..4).prop_flat_map(|(distinct, null_one_in)| {
-            prop::collection::vec((0..distinct, 0..4usize, 0..3usize, 0usize..10), 0..700).prop_map(
-                move |v| {
-                    v.into_iter()
-                        .map(|(code, run, kind, n)| {
-                            let code = format!("{:0w$}", code, w = 1 + run);
-                            let null = null_one_in > 0 && n % (null_one_in + 1) == 0;
-                            (
-                                (!null).then_some(code),
-                                ["MAIN", "SECO", "ANCILLARY"][kind].to_string(),
-                            )
-                        })
-                        .collect()
-                },
+            prop::collection::vec(
+                (0..distinct, 0..4usize, 0..3usize, 0usize..10, 0usize..5),
+                0..700,
             )
+            .prop_map(move |v| {
+                let mut entity = 200_065_765u64;
+                v.into_iter()
+                    .map(|(code, run, kind, n, step)| {
+                        let code = format!("{:0w$}", code, w = 1 + run);
+                        let null = null_one_in > 0 && n % (null_one_in + 1) == 0;
+                        // Mostly the same entity as the row before; sometimes an earlier one.
+                        entity = match step {
+                            0 | 1 => entity,
+                            2 | 3 => entity + 97,
+                            _ => entity.saturating_sub(97 * 3),
+                        };
+                        let entity = (n != 1).then(|| crate::kbo::number::display(entity));
+                        let kind = ["MAIN", "SECO", "ANCILLARY"][kind].to_string();
+                        ((!null).then_some(code), kind, entity)
+                    })
+                    .collect()
+            })
         })
     }
 
@@ -605,18 +810,16 @@ mod tests {
     /// than 2^16 distinct values.
     #[test]
     fn edge_cases_read_back() {
-        let one: Vec<_> = (0..100)
-            .map(|_| (Some("A".to_string()), "MAIN".to_string()))
+        let one: Vec<Row> = (0..100)
+            .map(|_| (Some("A".into()), "MAIN".into(), Some("0200.065.765".into())))
             .collect();
         round_trip(&one, 30, 7);
-        let nulls: Vec<_> = (0..100).map(|_| (None, "SECO".to_string())).collect();
+        let nulls: Vec<Row> = (0..100).map(|_| (None, "SECO".into(), None)).collect();
         round_trip(&nulls, 40, 9);
-        let wide: Vec<_> = (0..70_000)
+        let wide: Vec<Row> = (0..70_000)
             .map(|i| {
-                (
-                    Some(format!("{}", i * 7919 % 70_000)),
-                    format!("LONGER{}", i % 3),
-                )
+                let code = format!("{}", i * 7919 % 70_000);
+                (Some(code.clone()), format!("LONGER{}", i % 3), Some(code))
             })
             .collect();
         round_trip(&wide, 70_000, 20_000);

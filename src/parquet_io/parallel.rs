@@ -87,8 +87,8 @@ fn encode(shared: &Shared, seq: usize, batches: &[RecordBatch]) -> Result<Vec<Ch
     for (i, field) in shared.schema.fields().iter().enumerate() {
         if field.data_type() == &DataType::Utf8 {
             let arrays = dict::arrays_of(batches, i);
-            if let (Some(arrays), Some(descr)) = (arrays, shared.columns.get(first)) {
-                if let Some((bytes, close)) = dict::encode(descr, &arrays, &shared.props)? {
+            if let (Some((arrays, merge)), Some(descr)) = (arrays, shared.columns.get(first)) {
+                if let Some((bytes, close)) = dict::encode(descr, &arrays, merge, &shared.props)? {
                     own[first] = Some(Chunk::Dict(bytes, close));
                     writers[first] = None;
                     first += 1;
