@@ -567,6 +567,15 @@ fn run_length(values: &[u32], i: usize) -> usize {
     values[i..].iter().take_while(|&&v| v == values[i]).count()
 }
 
+/// Whether 8 equal values start at `i` (the first and the eighth compared first: most places
+/// fail there).
+#[inline]
+fn starts_run(values: &[u32], i: usize) -> bool {
+    values
+        .get(i..i + 8)
+        .is_some_and(|w| w[0] == w[7] && w[1..7].iter().all(|&v| v == w[0]))
+}
+
 /// Bit-packed runs of at most 63 groups of 8 (a one-byte header), as parquet-rs writes them.
 const MAX_GROUPS: usize = 63;
 
@@ -577,8 +586,8 @@ fn hybrid(values: &[u32], width: u8, out: &mut Vec<u8>) {
     let n = values.len();
     let mut i = 0;
     while i < n {
-        let r = run_length(values, i);
-        if r >= 8 {
+        if starts_run(values, i) {
+            let r = run_length(values, i);
             run(r, values[i], width, out);
             i += r;
             continue;
@@ -589,25 +598,40 @@ fn hybrid(values: &[u32], width: u8, out: &mut Vec<u8>) {
         loop {
             groups += 1;
             i += 8;
-            if i >= n || groups == MAX_GROUPS || run_length(values, i) >= 8 {
+            if i >= n || groups == MAX_GROUPS || starts_run(values, i) {
                 break;
             }
         }
         varint(((groups as u64) << 1) | 1, out);
-        let mut acc: u64 = 0;
-        let mut bits = 0u32;
-        for j in start..start + groups * 8 {
-            acc |= (values.get(j).copied().unwrap_or(0) as u64) << bits;
-            bits += width as u32;
-            while bits >= 8 {
-                out.push(acc as u8);
-                acc >>= 8;
-                bits -= 8;
-            }
+        for group in values[start..i.min(n)].chunks(8) {
+            pack8(group, width, out);
         }
-        // 8 values fill whole bytes whatever the width: nothing is left over.
-        debug_assert_eq!(bits, 0);
         i = i.min(n);
+    }
+}
+
+/// Bit-packs 8 values (fewer: padded with zeros), least significant bits first: `width` bytes.
+#[inline]
+fn pack8(group: &[u32], width: u8, out: &mut Vec<u8>) {
+    let w = width as u32;
+    if w <= 16 {
+        // 8 values of up to 16 bits fit one u128.
+        let mut acc: u128 = 0;
+        for (k, &v) in group.iter().enumerate() {
+            acc |= (v as u128) << (k as u32 * w);
+        }
+        out.extend_from_slice(&acc.to_le_bytes()[..width as usize]);
+        return;
+    }
+    let (mut acc, mut bits) = (0u64, 0u32);
+    for k in 0..8 {
+        acc |= (group.get(k).copied().unwrap_or(0) as u64) << bits;
+        bits += w;
+        while bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
     }
 }
 
