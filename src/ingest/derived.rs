@@ -13,92 +13,72 @@ use crate::kbo::activity::{Code, MainActivities, MainActivity, Sorted};
 use crate::kbo::number;
 use crate::parquet_io::read::{self as pq, Opened};
 use crate::snapshot::{update_main_activity, write_main_activity as write};
-use duckdb::arrow::array::{Array, AsArray, DictionaryArray, RecordBatch};
+use duckdb::arrow::array::{Array, AsArray, PrimitiveArray, RecordBatch};
 use duckdb::arrow::datatypes::Int32Type;
 use rayon::prelude::*;
 use std::path::Path;
 
 pub use crate::snapshot::MAIN_ACTIVITY;
 
-/// Feeds the rows of an activity batch (the snapshot's columns) to `acc`.
+/// Feeds the rows of an activity batch (the snapshot's columns, or the typed batches of an ingest,
+/// whose codes are dictionary arrays) to `acc`.
 pub fn observe(acc: &mut MainActivities, b: &RecordBatch) -> Result<(), String> {
-    if let Some(r) = observe_typed(acc, b) {
-        return r;
-    }
     let ent = pq::strings(b, "entity_number")?;
-    let class = pq::strings(b, "classification")?;
-    let ver = pq::strings(b, "nace_version")?;
-    let grp = pq::strings(b, "activity_group")?;
-    let code = pq::strings(b, "nace_code")?;
+    let class = Codes::of(b, "classification")?;
+    let (ver, grp, code) = (
+        Codes::of(b, "nace_version")?,
+        Codes::of(b, "activity_group")?,
+        Codes::of(b, "nace_code")?,
+    );
+    let main = Code::new("MAIN");
     let mut numbers = number::RunParser::default();
     for i in 0..b.num_rows() {
-        let c = class.get(i).unwrap_or("");
-        if c != "MAIN" {
+        if class.get(i) != main {
             continue;
         }
         if let Some(n) = ent.get(i).and_then(|s| numbers.parse(s)) {
-            acc.observe(
-                n,
-                c,
-                ver.get(i).unwrap_or(""),
-                grp.get(i).unwrap_or(""),
-                code.get(i).unwrap_or(""),
-            );
+            let m = MainActivity {
+                version: ver.get(i),
+                group: grp.get(i),
+                code: code.get(i),
+            };
+            acc.add(n, m);
         }
     }
     Ok(())
 }
 
-/// [`observe`] for the typed batches of an ingest, whose codes are dictionary arrays: each
-/// distinct code is made a [`Code`] once per batch, and a row is only keys. `None`: the codes are
-/// plain strings (a Parquet file read back), for the general path.
-fn observe_typed(acc: &mut MainActivities, b: &RecordBatch) -> Option<Result<(), String>> {
-    let dict = |name: &str| b.column_by_name(name)?.as_dictionary_opt::<Int32Type>();
-    let (class, ver, grp, code) = (
-        dict("classification")?,
-        dict("nace_version")?,
-        dict("activity_group")?,
-        dict("nace_code")?,
-    );
-    let values = |d: &DictionaryArray<Int32Type>| -> Option<Vec<Code>> {
-        let v = d.values().as_string_opt::<i32>()?;
-        Some(v.iter().map(|s| Code::new(s.unwrap_or(""))).collect())
-    };
-    let main: Vec<bool> = (class.values().as_string_opt::<i32>()?.iter())
-        .map(|v| v == Some("MAIN"))
-        .collect();
-    let (vs, gs, cs) = (values(ver)?, values(grp)?, values(code)?);
-    // A NULL code is the empty one, as on the general path.
-    let at = |d: &DictionaryArray<Int32Type>, codes: &[Code], i: usize| -> Code {
-        if d.is_valid(i) {
-            codes
-                .get(d.keys().value(i) as usize)
+/// A code column of a batch as [`Code`]s: a dictionary's distinct values made `Code`s once, or
+/// strings one row at a time. A NULL is the empty code.
+enum Codes<'a> {
+    Dict(&'a PrimitiveArray<Int32Type>, Vec<Code>),
+    Text(pq::StrCol<'a>),
+}
+
+impl<'a> Codes<'a> {
+    fn of(b: &'a RecordBatch, name: &str) -> Result<Codes<'a>, String> {
+        let dict = b
+            .column_by_name(name)
+            .and_then(|c| c.as_dictionary_opt::<Int32Type>());
+        if let Some(d) = dict {
+            if let Some(v) = d.values().as_string_opt::<i32>() {
+                let codes = v.iter().map(|s| Code::new(s.unwrap_or(""))).collect();
+                return Ok(Codes::Dict(d.keys(), codes));
+            }
+        }
+        pq::strings(b, name).map(Codes::Text)
+    }
+
+    fn get(&self, i: usize) -> Code {
+        match self {
+            Codes::Dict(keys, codes) if keys.is_valid(i) => codes
+                .get(keys.value(i) as usize)
                 .copied()
-                .unwrap_or_default()
-        } else {
-            Code::default()
-        }
-    };
-    let ent = match pq::strings(b, "entity_number") {
-        Ok(e) => e,
-        Err(e) => return Some(Err(e)),
-    };
-    let mut numbers = number::RunParser::default();
-    let keys = class.keys();
-    for i in 0..b.num_rows() {
-        if !(keys.is_valid(i) && main.get(keys.value(i) as usize) == Some(&true)) {
-            continue;
-        }
-        if let Some(n) = ent.get(i).and_then(|s| numbers.parse(s)) {
-            let m = MainActivity {
-                version: at(ver, &vs, i),
-                group: at(grp, &gs, i),
-                code: at(code, &cs, i),
-            };
-            acc.add(n, m);
+                .unwrap_or_default(),
+            Codes::Dict(..) => Code::default(),
+            Codes::Text(s) => s.get(i).map(Code::new).unwrap_or_default(),
         }
     }
-    Some(Ok(()))
 }
 
 /// The main activities of batches a caller is busy producing, derived on a thread of their own:

@@ -16,36 +16,25 @@ use std::sync::Arc;
 /// Arrow schema of a table's Parquet file: the columns of its definition (+ `vat_number` for
 /// enterprise). Entity columns are non-nullable strings in display form; dates are Date32.
 pub fn schema(def: &TableDef) -> SchemaRef {
-    let mut fields: Vec<Field> = def
-        .columns
-        .iter()
-        .map(|c| {
-            let ty = if c.ty == ColType::Date {
-                DataType::Date32
-            } else {
-                DataType::Utf8
-            };
-            Field::new(c.name, ty, c.nullable)
-        })
-        .collect();
-    if def.derives_vat() {
-        fields.push(Field::new("vat_number", DataType::Utf8, false));
-    }
-    Arc::new(Schema::new(fields))
+    schema_of(def, false)
 }
 
 /// Arrow schema of the typed batches: [`schema`], with the codes, and the entity numbers of the
 /// activity table, as `Dictionary(Int32, Utf8)` (keys into their distinct values, which the Parquet
 /// writer writes as they are: [`crate::parquet_io::dict`]).
 pub fn batch_schema(def: &TableDef) -> SchemaRef {
-    let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    schema_of(def, true)
+}
+
+fn schema_of(def: &TableDef, dictionaries: bool) -> SchemaRef {
+    let dict = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
     let mut fields: Vec<Field> = (def.columns.iter().enumerate())
         .map(|(ci, c)| {
-            let ty = match kind(def, ci) {
-                Kind::Date => DataType::Date32,
-                Kind::Code => dict.clone(),
-                Kind::Runs => return dict::runs_field(c.name, c.nullable),
-                Kind::Str => DataType::Utf8,
+            let ty = match (kind(def, ci), dictionaries) {
+                (Kind::Date, _) => DataType::Date32,
+                (Kind::Code, true) => dict(),
+                (Kind::Runs, true) => return dict::runs_field(c.name, c.nullable),
+                _ => DataType::Utf8,
             };
             Field::new(c.name, ty, c.nullable)
         })
@@ -57,7 +46,7 @@ pub fn batch_schema(def: &TableDef) -> SchemaRef {
 }
 
 /// How column `ci` of `def` is built.
-#[derive(Clone, Copy, PartialEq, Debug)]
+#[derive(Clone, Copy)]
 enum Kind {
     Str,
     /// Few distinct values: a dictionary looked up on the value's bytes.
@@ -86,6 +75,45 @@ enum Builder {
     Date(Date32Builder),
 }
 
+impl Builder {
+    fn for_column(def: &TableDef, ci: usize, rows: usize) -> Builder {
+        match kind(def, ci) {
+            Kind::Date => Builder::Date(Date32Builder::with_capacity(rows)),
+            Kind::Code => Builder::Code(dict::Builder::with_capacity(rows)),
+            Kind::Runs => Builder::Runs(dict::RunBuilder::with_capacity(rows)),
+            Kind::Str => Builder::Str(StringBuilder::with_capacity(rows, rows * 12)),
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Builder::Str(b) => b.append_null(),
+            Builder::Code(b) => b.append_null(),
+            Builder::Runs(b) => b.append_null(),
+            Builder::Date(b) => b.append_null(),
+        }
+    }
+
+    /// A checked value: its text, or for a date column its day number.
+    fn append<'s>(&mut self, text: impl FnOnce() -> &'s str, date: i32) {
+        match self {
+            Builder::Str(b) => b.append_value(text()),
+            Builder::Code(b) => b.append_value(text()),
+            Builder::Runs(b) => b.append_value(text()),
+            Builder::Date(b) => b.append_value(date),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Builder::Str(mut b) => Arc::new(b.finish()),
+            Builder::Code(b) => Arc::new(b.finish()),
+            Builder::Runs(b) => Arc::new(b.finish()),
+            Builder::Date(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
 pub struct Stats {
     pub read: u64,
     pub written: u64,
@@ -112,17 +140,10 @@ struct LastEntity {
 }
 
 impl LastEntity {
-    /// Whether `v` is this number as written: fixed-size comparisons for the usual 12 (enterprise,
-    /// "0200.065.765") and 13 bytes (establishment, "2.000.000.020"), no call to memcmp.
+    /// Whether `v` is this number as written (two 8-byte comparisons for the usual 12 or 13
+    /// bytes, no call to memcmp).
     fn is(&self, v: &[u8]) -> bool {
-        if v.len() != self.len {
-            return false;
-        }
-        match self.len {
-            12 => v.first_chunk::<12>() == self.bytes.first_chunk::<12>(),
-            13 => v.first_chunk::<13>() == Some(&self.bytes),
-            _ => v == &self.bytes[..self.len],
-        }
+        dict::same(&self.bytes[..self.len], v)
     }
 }
 
@@ -258,12 +279,7 @@ impl<'a> Typer<'a> {
         let ncols = self.def.columns.len();
         let n = range.len();
         let mut builders: Vec<Builder> = (0..ncols)
-            .map(|ci| match kind(self.def, ci) {
-                Kind::Date => Builder::Date(Date32Builder::with_capacity(n)),
-                Kind::Code => Builder::Code(dict::Builder::with_capacity(n)),
-                Kind::Runs => Builder::Runs(dict::RunBuilder::with_capacity(n)),
-                Kind::Str => Builder::Str(StringBuilder::with_capacity(n, n * 12)),
-            })
+            .map(|ci| Builder::for_column(self.def, ci, n))
             .collect();
         let mut vat = (self.def.derives_vat()).then(|| StringBuilder::with_capacity(n, n * 12));
         // A row's fields by column (an absent optional column: the empty range, NULL), and its dates.
@@ -353,27 +369,14 @@ impl<'a> Typer<'a> {
                     Some(s) => s,
                     None => std::str::from_utf8(&buf[a..e]).unwrap_or_default(),
                 };
-                match b {
-                    Builder::Str(b) if a == e => b.append_null(),
-                    Builder::Str(b) => b.append_value(s()),
-                    Builder::Code(b) if a == e => b.append_null(),
-                    Builder::Code(b) => b.append_value(s()),
-                    Builder::Runs(b) if a == e => b.append_null(),
-                    Builder::Runs(b) => b.append_value(s()),
-                    Builder::Date(b) if a == e => b.append_null(),
-                    Builder::Date(b) => b.append_value(dates[ci]),
+                if a == e {
+                    b.append_null();
+                } else {
+                    b.append(s, dates[ci]);
                 }
             }
         }
-        let mut cols: Vec<ArrayRef> = builders
-            .into_iter()
-            .map(|b| match b {
-                Builder::Str(mut b) => Arc::new(b.finish()) as ArrayRef,
-                Builder::Code(b) => Arc::new(b.finish()) as ArrayRef,
-                Builder::Runs(b) => Arc::new(b.finish()) as ArrayRef,
-                Builder::Date(mut b) => Arc::new(b.finish()) as ArrayRef,
-            })
-            .collect();
+        let mut cols: Vec<ArrayRef> = builders.into_iter().map(Builder::finish).collect();
         if let Some(mut vat) = vat {
             cols.push(Arc::new(vat.finish()));
         }

@@ -140,31 +140,13 @@ impl MainActivities {
         group: &str,
         code: &str,
     ) {
-        if classification != "MAIN" {
-            return;
+        if classification == "MAIN" {
+            self.add(entity, MainActivity::new(version, group, code));
         }
-        if let Some((e, best)) = &mut self.current {
-            if *e == entity {
-                let wins = (
-                    std::cmp::Reverse(version.as_bytes()),
-                    group.as_bytes(),
-                    code.as_bytes(),
-                ) < (
-                    std::cmp::Reverse(best.version.as_bytes()),
-                    best.group.as_bytes(),
-                    best.code.as_bytes(),
-                );
-                if wins {
-                    *best = MainActivity::new(version, group, code);
-                }
-                return;
-            }
-        }
-        self.settle();
-        self.current = Some((entity, MainActivity::new(version, group, code)));
     }
 
-    /// An entity's main activity as already chosen (a row of `main_activity.parquet`).
+    /// A main activity of `entity`: a MAIN row's, or one already chosen (a row of
+    /// `main_activity.parquet`); the best of an entity's wins.
     pub fn add(&mut self, entity: u64, m: MainActivity) {
         match &mut self.current {
             Some((e, best)) if *e == entity => {

@@ -33,18 +33,59 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
-/// Builds a `Dictionary(Int32, Utf8)` array, values in first-seen order. Values of up to 7 bytes
-/// (every KBO code) are looked up in an open-addressing table on their packed bytes; longer ones
-/// in a `HashMap`. At most `i32::MAX` distinct values (a batch is far smaller).
-pub struct Builder {
+/// What both builders fill: a key per row (a NULL row: key 0 and a null bit) and the dictionary.
+struct Entries {
     keys: Vec<i32>,
     nulls: NullBufferBuilder,
     values: StringBuilder,
+    /// Entries in `values` so far (at most `i32::MAX`: a batch is far smaller).
+    distinct: i32,
+}
+
+impl Entries {
+    fn new(rows: usize, values: StringBuilder) -> Entries {
+        Entries {
+            keys: Vec::with_capacity(rows),
+            nulls: NullBufferBuilder::new(rows),
+            values,
+            distinct: 0,
+        }
+    }
+
+    fn null(&mut self) {
+        self.keys.push(0);
+        self.nulls.append_null();
+    }
+
+    #[inline]
+    fn key(&mut self, key: i32) {
+        self.keys.push(key);
+        self.nulls.append_non_null();
+    }
+
+    /// A new entry: its key.
+    fn push(&mut self, v: &str) -> i32 {
+        self.values.append_value(v);
+        self.distinct = self.distinct.saturating_add(1);
+        self.distinct - 1
+    }
+
+    fn finish(mut self) -> DictionaryArray<Int32Type> {
+        let keys = Int32Array::new(self.keys.into(), self.nulls.finish());
+        let values: StringArray = self.values.finish();
+        DictionaryArray::new(keys, Arc::new(values))
+    }
+}
+
+/// Builds a `Dictionary(Int32, Utf8)` array, values in first-seen order. Values of up to 7 bytes
+/// (every KBO code) are looked up in an open-addressing table on their packed bytes; longer ones
+/// in a `HashMap`.
+pub struct Builder {
+    entries: Entries,
     /// Packed value per slot, and its key (`-1`: the slot is free).
     slot_values: Vec<u64>,
     slot_keys: Vec<i32>,
     long: HashMap<Box<[u8]>, i32>,
-    distinct: usize,
     /// The last short value looked up, and its key: codes often repeat from one row to the next.
     last: (u64, i32),
 }
@@ -76,21 +117,17 @@ fn slot_of(k: u64, mask: usize) -> usize {
 impl Builder {
     pub fn with_capacity(rows: usize) -> Builder {
         Builder {
-            keys: Vec::with_capacity(rows),
-            nulls: NullBufferBuilder::new(rows),
-            values: StringBuilder::new(),
+            entries: Entries::new(rows, StringBuilder::new()),
             slot_values: vec![0; 64],
             slot_keys: vec![-1; 64],
             long: HashMap::new(),
-            distinct: 0,
             // No packed value has a top byte above 7.
             last: (u64::MAX, 0),
         }
     }
 
     pub fn append_null(&mut self) {
-        self.keys.push(0);
-        self.nulls.append_null();
+        self.entries.null();
     }
 
     #[inline]
@@ -104,8 +141,7 @@ impl Builder {
             }
             None => self.long(v),
         };
-        self.keys.push(key);
-        self.nulls.append_non_null();
+        self.entries.key(key);
     }
 
     #[inline]
@@ -128,10 +164,11 @@ impl Builder {
     #[cold]
     #[inline(never)]
     fn insert(&mut self, s: usize, k: u64, v: &str) -> i32 {
-        let key = self.push(v);
+        let key = self.entries.push(v);
         self.slot_values[s] = k;
         self.slot_keys[s] = key;
-        if (self.distinct - self.long.len()) * 2 > self.slot_keys.len() {
+        let short = self.entries.distinct as usize - self.long.len();
+        if short * 2 > self.slot_keys.len() {
             self.grow();
         }
         key
@@ -143,18 +180,11 @@ impl Builder {
         match self.long.get(v.as_bytes()) {
             Some(&key) => key,
             None => {
-                let key = self.push(v);
+                let key = self.entries.push(v);
                 self.long.insert(v.as_bytes().into(), key);
                 key
             }
         }
-    }
-
-    fn push(&mut self, v: &str) -> i32 {
-        let key = i32::try_from(self.distinct).unwrap_or(i32::MAX);
-        self.values.append_value(v);
-        self.distinct += 1;
-        key
     }
 
     fn grow(&mut self) {
@@ -174,67 +204,58 @@ impl Builder {
         }
     }
 
-    pub fn finish(mut self) -> DictionaryArray<Int32Type> {
-        let keys = Int32Array::new(self.keys.into(), self.nulls.finish());
-        let values: StringArray = self.values.finish();
-        DictionaryArray::new(keys, Arc::new(values))
+    pub fn finish(self) -> DictionaryArray<Int32Type> {
+        self.entries.finish()
     }
 }
 
-/// Builds a `Dictionary(Int32, Utf8)` array for values that come in runs (the entity numbers of
-/// a child table, whose rows are listed entity by entity): a value equal to the one before takes
-/// its key, any other a new key — no lookup at all. A value met again after others becomes a
-/// second dictionary entry, which [`encode`] merges.
+/// Builds a `Dictionary(Int32, Utf8)` array for values that come in runs (activity's entity
+/// numbers, listed entity by entity): a value equal to the one before takes its key, any other a
+/// new key — no lookup at all. A value met again after others becomes a second dictionary entry
+/// (Parquet allows it; [`encode`] concatenates such dictionaries, [`Merge::Concatenate`]).
 pub struct RunBuilder {
-    keys: Vec<i32>,
-    nulls: NullBufferBuilder,
-    values: StringBuilder,
-    /// Where the last value starts in `values`, when there is one.
-    last: Option<usize>,
-    distinct: i32,
+    entries: Entries,
+    /// Where the last value starts in `values`, and its key, when there is one.
+    last: Option<(usize, i32)>,
 }
 
 impl RunBuilder {
     pub fn with_capacity(rows: usize) -> RunBuilder {
+        let values = StringBuilder::with_capacity(rows / 4 + 1, rows * 4);
         RunBuilder {
-            keys: Vec::with_capacity(rows),
-            nulls: NullBufferBuilder::new(rows),
-            values: StringBuilder::with_capacity(rows / 4 + 1, rows * 4),
+            entries: Entries::new(rows, values),
             last: None,
-            distinct: 0,
         }
     }
 
     pub fn append_null(&mut self) {
-        self.keys.push(0);
-        self.nulls.append_null();
+        self.entries.null();
     }
 
     #[inline]
     pub fn append_value(&mut self, v: &str) {
-        let repeat = self
-            .last
-            .is_some_and(|at| same(&self.values.values_slice()[at..], v.as_bytes()));
-        if !repeat {
-            self.last = Some(self.values.values_slice().len());
-            self.values.append_value(v);
-            self.distinct = self.distinct.saturating_add(1);
-        }
-        self.keys.push(self.distinct - 1);
-        self.nulls.append_non_null();
+        let values = self.entries.values.values_slice();
+        let key = match self.last {
+            Some((at, key)) if same(&values[at..], v.as_bytes()) => key,
+            _ => {
+                let at = values.len();
+                let key = self.entries.push(v);
+                self.last = Some((at, key));
+                key
+            }
+        };
+        self.entries.key(key);
     }
 
-    pub fn finish(mut self) -> DictionaryArray<Int32Type> {
-        let keys = Int32Array::new(self.keys.into(), self.nulls.finish());
-        let values: StringArray = self.values.finish();
-        DictionaryArray::new(keys, Arc::new(values))
+    pub fn finish(self) -> DictionaryArray<Int32Type> {
+        self.entries.finish()
     }
 }
 
 /// `a == b`; from 8 to 16 bytes (entity numbers have 12 or 13) as two overlapping 8-byte loads,
 /// with no call to `memcmp`.
 #[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -75,22 +75,24 @@ pub struct ParallelWriter {
 /// Encodes one row group. A string column given as dictionary arrays (the typed codes) is written
 /// by [`dict::encode`], from its dictionaries; every other column by parquet-rs.
 fn encode(shared: &Shared, seq: usize, batches: &[RecordBatch]) -> Result<Vec<Chunk>> {
+    /// A leaf column: still to encode by parquet-rs, or encoded. One per column of one row
+    /// group, moved once: the variants' sizes do not matter.
+    #[allow(clippy::large_enum_variant)]
+    enum Slot {
+        Writer(ArrowColumnWriter),
+        Done(Chunk),
+    }
     // One writer per leaf column: a nested field (a list of structs) has several, in order.
-    let mut writers: Vec<Option<ArrowColumnWriter>> = shared
-        .factory
-        .create_column_writers(seq)?
-        .into_iter()
-        .map(Some)
+    let mut slots: Vec<Slot> = (shared.factory.create_column_writers(seq)?.into_iter())
+        .map(Slot::Writer)
         .collect();
-    let mut own: Vec<Option<Chunk>> = writers.iter().map(|_| None).collect();
     let mut first = 0;
     for (i, field) in shared.schema.fields().iter().enumerate() {
         if field.data_type() == &DataType::Utf8 {
             let arrays = dict::arrays_of(batches, i);
             if let (Some((arrays, merge)), Some(descr)) = (arrays, shared.columns.get(first)) {
                 if let Some((bytes, close)) = dict::encode(descr, &arrays, merge, &shared.props)? {
-                    own[first] = Some(Chunk::Dict(bytes, close));
-                    writers[first] = None;
+                    slots[first] = Slot::Done(Chunk::Dict(bytes, close));
                     first += 1;
                     continue;
                 }
@@ -101,27 +103,24 @@ fn encode(shared: &Shared, seq: usize, batches: &[RecordBatch]) -> Result<Vec<Ch
             let leaves = compute_leaves(field, b.column(i))?;
             leaves_of_field = leaves.len();
             for (k, leaf) in leaves.iter().enumerate() {
-                let w = writers
-                    .get_mut(first + k)
-                    .and_then(Option::as_mut)
-                    .ok_or_else(|| {
-                        ParquetError::General(format!(
+                match slots.get_mut(first + k) {
+                    Some(Slot::Writer(w)) => w.write(leaf)?,
+                    _ => {
+                        return Err(ParquetError::General(format!(
                             "no column writer for a leaf of {}",
                             field.name()
-                        ))
-                    })?;
-                w.write(leaf)?;
+                        )))
+                    }
+                }
             }
         }
         first += leaves_of_field;
     }
-    writers
+    slots
         .into_iter()
-        .zip(own)
-        .map(|(w, own)| match (own, w) {
-            (Some(c), _) => Ok(c),
-            (None, Some(w)) => w.close().map(Chunk::Arrow),
-            (None, None) => Err(ParquetError::General("a column was not encoded".into())),
+        .map(|s| match s {
+            Slot::Writer(w) => w.close().map(Chunk::Arrow),
+            Slot::Done(c) => Ok(c),
         })
         .collect()
 }
