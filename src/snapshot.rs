@@ -5,6 +5,7 @@
 
 use crate::kbo::activity::{MainActivity, Sorted};
 use crate::kbo::number;
+use crate::parquet_io::dict;
 use crate::parquet_io::parallel::{ParallelWriter, RawRowGroup};
 use crate::parquet_io::read::{self as pq, Opened};
 use duckdb::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
@@ -33,6 +34,19 @@ fn schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// The batches' schema: the file's, with the codes as dictionaries.
+fn batch_schema() -> SchemaRef {
+    let code = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let fields: Vec<Field> = COLUMNS
+        .iter()
+        .map(|c| match *c {
+            "entity_number" => Field::new(*c, DataType::Utf8, false),
+            _ => Field::new(*c, code.clone(), true),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
 /// Rows per row group of `main_activity.parquet` for snapshot tables of `table_rows` rows per
 /// group: an eighth. Small, because an Update copies the groups with no touched entity and a daily
 /// Update touches a few hundred entities spread over the whole number range (2 M enterprises, 200
@@ -54,10 +68,23 @@ fn write_rows(
 ) -> Result<(), String> {
     let err = |e: parquet::errors::ParquetError| format!("{}: {e}", path.display());
     let mut w = main_activity_writer(path, group_rows)?;
+    let group_rows = group_rows.max(1);
+    // A few row groups' batches built at a time, in parallel, then handed over in order (the
+    // writer encodes them on its own threads).
+    let window = rayon::current_num_threads().max(1) * 2;
     let mut it = rows.peekable();
     while it.peek().is_some() {
-        let chunk: Vec<(u64, MainActivity)> = it.by_ref().take(group_rows.max(1)).collect();
-        w.write(batch(&chunk)?).map_err(err)?;
+        let chunks: Vec<Vec<(u64, MainActivity)>> = (0..window)
+            .map(|_| it.by_ref().take(group_rows).collect::<Vec<_>>())
+            .take_while(|c| !c.is_empty())
+            .collect();
+        let batches: Vec<RecordBatch> = chunks
+            .par_iter()
+            .map(|c| batch(c))
+            .collect::<Result<_, String>>()?;
+        for b in batches {
+            w.write(b).map_err(err)?;
+        }
     }
     w.close().map_err(err)?;
     Ok(())
@@ -77,17 +104,15 @@ fn main_activity_writer(path: &Path, group_rows: usize) -> Result<ParallelWriter
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The batch of `chunk`: the codes as dictionary arrays (a few distinct values a row group),
+/// which the writer stores as Parquet dictionaries from their keys ([`crate::parquet_io::dict`]).
 fn batch(chunk: &[(u64, MainActivity)]) -> Result<RecordBatch, String> {
     let n = chunk.len();
     let mut e = StringBuilder::with_capacity(n, n * 13);
-    let (mut v, mut c, mut g) = (
-        StringBuilder::with_capacity(n, n * 4),
-        StringBuilder::with_capacity(n, n * 7),
-        StringBuilder::with_capacity(n, n * 3),
-    );
+    let mut codes: [dict::Builder; 3] = std::array::from_fn(|_| dict::Builder::with_capacity(n));
     for (num, m) in chunk {
         e.append_value(number::Shown::of(*num).as_str());
-        for (b, x) in [(&mut v, m.version), (&mut c, m.code), (&mut g, m.group)] {
+        for (b, x) in codes.iter_mut().zip([m.version, m.code, m.group]) {
             if x.as_str().is_empty() {
                 b.append_null();
             } else {
@@ -95,13 +120,9 @@ fn batch(chunk: &[(u64, MainActivity)]) -> Result<RecordBatch, String> {
             }
         }
     }
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(e.finish()),
-        Arc::new(v.finish()),
-        Arc::new(c.finish()),
-        Arc::new(g.finish()),
-    ];
-    RecordBatch::try_new(schema(), cols).map_err(|e| e.to_string())
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(e.finish())];
+    cols.extend(codes.map(|b| Arc::new(b.finish()) as ArrayRef));
+    RecordBatch::try_new(batch_schema(), cols).map_err(|e| e.to_string())
 }
 
 /// Calls `f` on the rows of row groups `groups`, in file order.

@@ -7,9 +7,10 @@
 //! duplicated key is kept; child rows of entities missing from the extract are kept and counted.
 //!
 //! Per table, a reader thread inflates and hashes the file into 1 MB chunks (recycled), each cut
-//! after its last newline; the calling thread tokenizes each chunk in place
-//! ([`kbo::records`]), checks it as UTF-8 once, and types the rows into Arrow arrays, which the
-//! [`crate::parquet_io::parallel::ParallelWriter`] encodes on the rayon pool.
+//! after its last newline; a tokenizer thread tokenizes each chunk in place ([`kbo::records`])
+//! and checks it as UTF-8 once; the calling thread types the rows into Arrow arrays, which the
+//! [`crate::parquet_io::parallel::ParallelWriter`] encodes on its worker threads. Three stages,
+//! so that typing, the longest, has a thread to itself.
 
 pub mod derived;
 mod keys;
@@ -409,6 +410,8 @@ pub fn ingest_table(
     let pb = progress.bytes(def.name, extract.size(file).unwrap_or(0));
     let (tx, rx) = sync_channel::<Msg>(4);
     let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(8);
+    let (tok_tx, tok_rx) = sync_channel::<Result<Tokenized>>(2);
+    let (spare_tx, spare_rx) = sync_channel::<kbo::records::Records>(4);
 
     let result = std::thread::scope(|s| {
         let reader = s.spawn(|| {
@@ -417,6 +420,8 @@ pub fn ingest_table(
                 read_file(r, CHUNK_BYTES, &tx, &recycle_rx, &pb)
             })
         });
+        let feed = Feed::new(rx, recycle_tx.clone(), &location);
+        s.spawn(move || tokenize_all(feed, tok_tx, spare_rx));
         let consumed = consume(
             def,
             file,
@@ -425,10 +430,11 @@ pub fn ingest_table(
             owners,
             meta,
             opts,
-            &rx,
+            &tok_rx,
             &recycle_tx,
+            &spare_tx,
         );
-        drop(rx); // stops the reader early if we failed
+        drop(tok_rx); // stops the tokenizer, and so the reader, early if we failed
         let read = reader.join();
         match read {
             Ok(Ok(())) => consumed,
@@ -470,24 +476,79 @@ struct Table<'a> {
     main: Option<derived::Background>,
 }
 
-/// The reader's chunks, tokenized: after each [`Feed::next`], `recs` holds the complete records
-/// of `buf`, whose first `used` bytes they take.
+/// A tokenized buffer: complete records only (an unfinished one stays with the [`Feed`]).
+struct Tokenized {
+    data: Data,
+    recs: kbo::records::Records,
+    /// On the last buffer of the file: the reader's sha256 and byte count.
+    done: Option<(String, u64)>,
+}
+
+/// A buffer's bytes, as text when they were all valid UTF-8 (checked once, on the tokenizer
+/// thread: a field of a text buffer needs no check of its own).
+enum Data {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Data {
+    fn new(bytes: Vec<u8>) -> Data {
+        match String::from_utf8(bytes) {
+            Ok(s) => Data::Text(s),
+            Err(e) => Data::Bytes(e.into_bytes()),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Data::Text(s) => s.as_bytes(),
+            Data::Bytes(b) => b,
+        }
+    }
+
+    fn text(&self) -> Option<&str> {
+        match self {
+            Data::Text(s) => Some(s),
+            Data::Bytes(_) => None,
+        }
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Data::Text(s) => s.into_bytes(),
+            Data::Bytes(b) => b,
+        }
+    }
+}
+
+/// The reader's chunks, tokenized: each [`Feed::next`] gives the complete records of the next
+/// chunk (with the unfinished record carried from the one before in front).
 struct Feed<'a> {
-    rx: &'a Receiver<Msg>,
-    recycle: &'a SyncSender<Vec<u8>>,
+    rx: Receiver<Msg>,
+    recycle: SyncSender<Vec<u8>>,
     location: &'a str,
     tok: kbo::records::Tokenizer,
-    recs: kbo::records::Records,
-    /// An unfinished record carried over, then the next chunk.
-    buf: Vec<u8>,
-    used: usize,
-    /// The reader's Done message: the input has ended.
-    done: Option<(String, u64)>,
+    /// An unfinished record carried over to the next chunk.
+    carry: Vec<u8>,
+    /// The input has ended (the last buffer was given).
+    ended: bool,
     /// [`MAX_RECORD_BYTES`] (smaller in tests).
     max_record: usize,
 }
 
 impl Feed<'_> {
+    fn new(rx: Receiver<Msg>, recycle: SyncSender<Vec<u8>>, location: &str) -> Feed<'_> {
+        Feed {
+            rx,
+            recycle,
+            location,
+            tok: kbo::records::Tokenizer::default(),
+            carry: Vec::new(),
+            ended: false,
+            max_record: MAX_RECORD_BYTES,
+        }
+    }
+
     fn read_error(&self, msg: String) -> Error {
         Error::Read {
             file: self.location.to_string(),
@@ -496,49 +557,70 @@ impl Feed<'_> {
         }
     }
 
-    /// Takes the next chunk and tokenizes; false when the input has ended.
-    fn next(&mut self) -> Result<bool> {
-        if self.done.is_some() {
-            return Ok(false);
+    /// Takes the next chunk and tokenizes it into `recs` (cleared first); None after the last.
+    fn next(&mut self, mut recs: kbo::records::Records) -> Result<Option<Tokenized>> {
+        if self.ended {
+            return Ok(None);
         }
-        // All used (the usual case: chunks end at a newline): the buffer goes back to the reader
-        // whole, its length kept, and the next chunk takes its place; else the rest is carried.
-        let all_used = self.used == self.buf.len();
-        if !all_used {
-            self.buf.drain(..self.used);
-        }
-        self.used = 0;
-        if !all_used && self.buf.len() > self.max_record {
+        if self.carry.len() > self.max_record {
             return Err(self.read_error(format!(
                 "a record runs over {} bytes: a quote that is never closed",
                 self.max_record
             )));
         }
-        let eof = match self.rx.recv() {
+        // The usual case: the chunk ends at a newline and nothing is carried, so the chunk itself
+        // is tokenized and handed on; else the carried record is copied in front of it.
+        let (mut buf, done) = match self.rx.recv() {
+            Ok(Msg::Chunk(chunk)) if self.carry.is_empty() => (chunk, None),
             Ok(Msg::Chunk(chunk)) => {
-                if all_used {
-                    let spent = std::mem::replace(&mut self.buf, chunk);
-                    let _ = self.recycle.try_send(spent);
-                } else {
-                    self.buf.extend_from_slice(&chunk);
-                    let _ = self.recycle.try_send(chunk);
-                }
-                false
+                let mut buf = std::mem::take(&mut self.carry);
+                buf.extend_from_slice(&chunk);
+                let _ = self.recycle.try_send(chunk);
+                (buf, None)
             }
             Ok(Msg::Done { sha256, bytes }) => {
-                if all_used {
-                    self.buf.clear();
-                }
-                self.done = Some((sha256, bytes));
-                true
+                (std::mem::take(&mut self.carry), Some((sha256, bytes)))
             }
             Ok(Msg::Failed { msg }) => return Err(self.read_error(msg)),
             // No Done message: the reader failed (its error is joined by the caller).
             Err(_) => return Err(self.read_error("input ended unexpectedly".into())),
         };
-        self.recs.clear();
-        self.used = self.tok.tokenize(&mut self.buf, eof, &mut self.recs);
-        Ok(true)
+        self.ended = done.is_some();
+        recs.clear();
+        let used = self.tok.tokenize(&mut buf, self.ended, &mut recs);
+        if used < buf.len() {
+            self.carry.extend_from_slice(&buf[used..]);
+            buf.truncate(used);
+        }
+        Ok(Some(Tokenized {
+            data: Data::new(buf),
+            recs,
+            done,
+        }))
+    }
+}
+
+/// The tokenizer thread: the feed's buffers to `tx`, until the last, an error, or the typing side
+/// hanging up (which drops the reader's channel and so stops the reader too).
+fn tokenize_all(
+    mut feed: Feed,
+    tx: SyncSender<Result<Tokenized>>,
+    spare: Receiver<kbo::records::Records>,
+) {
+    loop {
+        let recs = spare.try_recv().unwrap_or_default();
+        match feed.next(recs) {
+            Ok(Some(t)) => {
+                if tx.send(Ok(t)).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
     }
 }
 
@@ -551,8 +633,9 @@ fn consume(
     owners: &KeySet,
     meta: &Meta,
     opts: &Options,
-    rx: &Receiver<Msg>,
+    rx: &Receiver<Result<Tokenized>>,
     recycle: &SyncSender<Vec<u8>>,
+    spare: &SyncSender<kbo::records::Records>,
 ) -> Result<(TableReport, Vec<Reject>, Option<KeySet>)> {
     let pq = |e: parquet::errors::ParquetError| Error::Parquet {
         path: out.to_path_buf(),
@@ -562,45 +645,41 @@ fn consume(
         path: out.to_path_buf(),
         msg: e.to_string(),
     };
+    let ended = || Error::Read {
+        file: location.to_string(),
+        line: 0,
+        msg: "input ended unexpectedly".into(),
+    };
     // A row group holds whole batches: no batch larger than a row group.
     let batch_rows = opts.batch_rows.min(opts.row_group_rows).max(1);
-    let mut feed = Feed {
-        rx,
-        recycle,
-        location,
-        tok: kbo::records::Tokenizer::default(),
-        recs: kbo::records::Records::default(),
-        buf: Vec::new(),
-        used: 0,
-        done: None,
-        max_record: MAX_RECORD_BYTES,
-    };
     // The header: the first record.
-    while feed.recs.is_empty() {
-        if !feed.next()? {
+    let mut next = rx.recv().map_err(|_| ended())??;
+    while next.recs.is_empty() {
+        if next.done.is_some() {
             return Err(Error::EmptyFile {
                 file: location.to_string(),
             });
         }
+        next = rx.recv().map_err(|_| ended())??;
     }
-    let binding = bind_header(def, location, &feed.recs.texts(0, &feed.buf))?;
+    let binding = bind_header(def, location, &next.recs.texts(0, next.data.bytes()))?;
     let mut t = Table::open(def, &binding, file, out, meta, opts)?;
     // The table's own keys, for duplicates (enterprise, establishment, branch).
     let mut own = def.unique_key.then(KeySet::new);
     let mut first = 1;
-    loop {
-        // One check of the whole buffer spares one per field; if it fails, each field is checked
-        // on its own, and the rows with the bad bytes are rejected.
-        let text = std::str::from_utf8(&feed.buf[..feed.used]).ok();
+    let (sha256, bytes) = loop {
+        let Tokenized { data, recs, done } = next;
+        // A buffer found valid UTF-8 as a whole spares a check per field; else each field is
+        // checked on its own, and the rows with the bad bytes are rejected.
         let mut i = first;
-        while i < feed.recs.len() {
-            let to = (i + batch_rows).min(feed.recs.len());
+        while i < recs.len() {
+            let to = (i + batch_rows).min(recs.len());
             let batch = t
                 .typer
                 .type_records(
-                    &feed.buf,
-                    text,
-                    &feed.recs,
+                    data.bytes(),
+                    data.text(),
+                    &recs,
                     i..to,
                     owners,
                     &mut own,
@@ -614,24 +693,37 @@ fn consume(
             i = to;
         }
         first = 0;
-        if !feed.next()? {
-            break;
+        let _ = recycle.try_send(data.into_bytes());
+        let _ = spare.try_send(recs);
+        if let Some(done) = done {
+            break done;
         }
-    }
-    // The loop ends only on the reader's Done message.
-    let (sha256, bytes) = match feed.done.take() {
-        Some(done) => done,
-        None => return Err(feed.read_error("input ended unexpectedly".into())),
+        next = rx.recv().map_err(|_| ended())??;
     };
+    let typed = Instant::now();
     let meta_out = t.writer.close().map_err(pq)?;
+    tracing::debug!(
+        table = def.name,
+        seconds = format!("{:.2}", typed.elapsed().as_secs_f64()),
+        "last row groups written"
+    );
     if let Some(m) = t.main {
         let path = out.with_file_name(derived::MAIN_ACTIVITY);
+        let started = Instant::now();
         m.finish()
             .and_then(|rows| {
+                tracing::debug!(
+                    seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+                    "main activities found"
+                );
                 let group_rows = crate::snapshot::main_activity_group_rows(opts.row_group_rows);
                 crate::snapshot::write_main_activity(&path, &rows, group_rows)
             })
             .map_err(|msg| Error::Parquet { path, msg })?;
+        tracing::debug!(
+            seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+            "main activities written"
+        );
     }
     let (stats, rejects) = t.typer.finish();
     debug_assert_eq!(meta_out.file_metadata().num_rows() as u64, stats.written);
@@ -728,39 +820,40 @@ mod tests {
                 let pb = indicatif::ProgressBar::hidden();
                 read_file(&mut &input[..], chunk_bytes, &tx, &recycle_rx, &pb)
             });
-            // Owned here: an early return drops it, which stops the reader (as in the ingest).
-            let rx = rx;
-            let mut feed = Feed {
-                rx: &rx,
-                recycle: &recycle_tx,
-                location: "test.csv",
-                tok: kbo::records::Tokenizer::default(),
-                recs: kbo::records::Records::default(),
-                buf: Vec::new(),
-                used: 0,
-                done: None,
-                max_record,
+            let mut feed = Feed::new(rx, recycle_tx.clone(), "test.csv");
+            feed.max_record = max_record;
+            let (tok_tx, tok_rx) = sync_channel::<Result<Tokenized>>(2);
+            let (spare_tx, spare_rx) = sync_channel::<kbo::records::Records>(4);
+            s.spawn(move || tokenize_all(feed, tok_tx, spare_rx));
+            // Owned here: an early return drops it, which stops the tokenizer and the reader (as
+            // in the ingest).
+            let tok_rx = tok_rx;
+            let (sha, bytes) = loop {
+                let t = match tok_rx.recv() {
+                    Ok(t) => t?,
+                    Err(_) => panic!("the tokenizer ended without the last buffer"),
+                };
+                for r in 0..t.recs.len() {
+                    let f = t.recs.fields(r);
+                    let f = f
+                        .iter()
+                        .map(|&(a, b)| t.data.bytes()[a..b].to_vec())
+                        .collect();
+                    got.push((t.recs.line(r), f));
+                }
+                let _ = recycle_tx.try_send(t.data.into_bytes());
+                let _ = spare_tx.try_send(t.recs);
+                if let Some(done) = t.done {
+                    break done;
+                }
             };
-            loop {
-                match feed.next() {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => return Err(e),
-                }
-                for r in 0..feed.recs.len() {
-                    let f = feed.recs.fields(r);
-                    let f = f.iter().map(|&(a, b)| feed.buf[a..b].to_vec()).collect();
-                    got.push((feed.recs.line(r), f));
-                }
-            }
-            let (sha, bytes) = feed.done.clone().unwrap_or_default();
             assert_eq!(bytes, input.len() as u64);
             let want: String = Sha256::digest(input)
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect();
             assert_eq!(sha, want);
-            Ok(())
+            Ok::<(), Error>(())
         })?;
         Ok(got)
     }

@@ -320,6 +320,20 @@ pub fn arrays_of(
     Some((arrays, merge))
 }
 
+thread_local! {
+    /// This thread's zstd context and its level, between two [`encode`] calls.
+    static ZSTD: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The thread's zstd context at `level` (a new one the first time, or for another level).
+fn compressor(level: i32) -> std::io::Result<zstd::bulk::Compressor<'static>> {
+    match ZSTD.with(|c| c.borrow_mut().take()) {
+        Some((l, z)) if l == level => Ok(z),
+        _ => zstd::bulk::Compressor::new(level),
+    }
+}
+
 /// Writes `arrays` (the rows of one row group, in order) as the column chunk of `descr`: the
 /// bytes of the chunk, starting at offset 0, and its metadata for
 /// `SerializedRowGroupWriter::append_column`. `Ok(None)`: no rows, or a compression this module
@@ -341,12 +355,10 @@ pub fn encode(
         _ => return Ok(None),
     };
     let zstd_err = |e: std::io::Error| ParquetError::External(Box::new(e));
-    // One compression context for the chunk's pages (making one per page cost more than the
-    // compression of the small key pages).
-    let mut zstd = level
-        .map(zstd::bulk::Compressor::new)
-        .transpose()
-        .map_err(zstd_err)?;
+    // One compression context for the chunk's pages, the thread's own, reused chunk after chunk
+    // (making one per page, or per chunk with its tables, cost more than compressing the small
+    // key pages).
+    let mut zstd = level.map(compressor).transpose().map_err(zstd_err)?;
     let mut compress = |buf: Vec<u8>| -> Result<(Bytes, usize)> {
         let n = buf.len();
         match zstd.as_mut() {
@@ -492,6 +504,9 @@ pub fn encode(
         key += present;
     }
     pages.close()?;
+    if let (Some(level), Some(z)) = (level, zstd) {
+        ZSTD.with(|c| *c.borrow_mut() = Some((level, z)));
+    }
     if data_pages > 0 {
         encoding_stats.push(PageEncodingStats {
             page_type: PageType::DATA_PAGE,

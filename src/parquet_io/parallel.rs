@@ -8,18 +8,16 @@
 use super::dict;
 use bytes::Bytes;
 use duckdb::arrow::datatypes::DataType;
-use duckdb::arrow::datatypes::SchemaRef;
+use duckdb::arrow::datatypes::{Schema, SchemaRef};
 use duckdb::arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_writer::{
-    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
-};
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::{WriterProperties, WriterPropertiesPtr};
 use parquet::schema::types::ColumnDescPtr;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -54,10 +52,38 @@ struct Shared {
     schema: SchemaRef,
     /// The file's leaf columns, in order.
     columns: Vec<ColumnDescPtr>,
+    /// The leaf columns of each field (a nested field has several).
+    leaves: Vec<std::ops::Range<usize>>,
+    /// Column writer factories for some of the fields (by their indexes): those not written
+    /// from dictionaries.
+    subsets: Mutex<HashMap<Vec<usize>, Arc<ArrowRowGroupWriterFactory>>>,
     props: WriterPropertiesPtr,
 }
 
 type Done = (usize, Result<Ready>);
+
+impl Shared {
+    /// The factory of column writers for `fields` (indexes into the schema): the file's leaves of
+    /// those fields (same names, types and levels, so that their chunks append to the file).
+    fn factory_of(&self, fields: &[usize]) -> Result<Arc<ArrowRowGroupWriterFactory>> {
+        let poisoned = || ParquetError::General("a column writer factory was poisoned".into());
+        if let Some(f) = self.subsets.lock().map_err(|_| poisoned())?.get(fields) {
+            return Ok(f.clone());
+        }
+        let all = self.schema.fields();
+        let sub: SchemaRef = Arc::new(Schema::new(
+            fields.iter().map(|i| all[*i].clone()).collect::<Vec<_>>(),
+        ));
+        let (_, factory) = ArrowWriter::try_new(std::io::sink(), sub, Some((*self.props).clone()))?
+            .into_serialized_writer()?;
+        let factory = Arc::new(factory);
+        self.subsets
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(fields.to_vec(), factory.clone());
+        Ok(factory)
+    }
+}
 
 pub struct ParallelWriter {
     shared: Arc<Shared>,
@@ -73,56 +99,68 @@ pub struct ParallelWriter {
 }
 
 /// Encodes one row group. A string column given as dictionary arrays (the typed codes) is written
-/// by [`dict::encode`], from its dictionaries; every other column by parquet-rs.
+/// by [`dict::encode`], from its dictionaries; every other column by parquet-rs, whose column
+/// writers are made for those columns only (each holds zstd contexts: a cost a row group).
 fn encode(shared: &Shared, seq: usize, batches: &[RecordBatch]) -> Result<Vec<Chunk>> {
-    /// A leaf column: still to encode by parquet-rs, or encoded. One per column of one row
-    /// group, moved once: the variants' sizes do not matter.
-    #[allow(clippy::large_enum_variant)]
-    enum Slot {
-        Writer(ArrowColumnWriter),
-        Done(Chunk),
-    }
-    // One writer per leaf column: a nested field (a list of structs) has several, in order.
-    let mut slots: Vec<Slot> = (shared.factory.create_column_writers(seq)?.into_iter())
-        .map(Slot::Writer)
-        .collect();
-    let mut first = 0;
-    for (i, field) in shared.schema.fields().iter().enumerate() {
-        if field.data_type() == &DataType::Utf8 {
-            let arrays = dict::arrays_of(batches, i);
-            if let (Some((arrays, merge)), Some(descr)) = (arrays, shared.columns.get(first)) {
-                if let Some((bytes, close)) = dict::encode(descr, &arrays, merge, &shared.props)? {
-                    slots[first] = Slot::Done(Chunk::Dict(bytes, close));
-                    first += 1;
-                    continue;
-                }
+    let fields = shared.schema.fields();
+    let mut dicts: Vec<Option<Chunk>> = (0..fields.len()).map(|_| None).collect();
+    for (i, field) in fields.iter().enumerate() {
+        if field.data_type() != &DataType::Utf8 {
+            continue;
+        }
+        let descr = shared.leaves[i]
+            .clone()
+            .next()
+            .and_then(|l| shared.columns.get(l));
+        if let (Some((arrays, merge)), Some(descr)) = (dict::arrays_of(batches, i), descr) {
+            if let Some((bytes, close)) = dict::encode(descr, &arrays, merge, &shared.props)? {
+                dicts[i] = Some(Chunk::Dict(bytes, close));
             }
         }
-        let mut leaves_of_field = 0;
+    }
+    let rest: Vec<usize> = (0..fields.len()).filter(|i| dicts[*i].is_none()).collect();
+    let mut writers = if rest.len() == fields.len() {
+        shared.factory.create_column_writers(seq)?
+    } else {
+        shared.factory_of(&rest)?.create_column_writers(seq)?
+    };
+    let mut at = 0;
+    for &i in &rest {
         for b in batches {
-            let leaves = compute_leaves(field, b.column(i))?;
-            leaves_of_field = leaves.len();
-            for (k, leaf) in leaves.iter().enumerate() {
-                match slots.get_mut(first + k) {
-                    Some(Slot::Writer(w)) => w.write(leaf)?,
-                    _ => {
+            for (k, leaf) in compute_leaves(&fields[i], b.column(i))?.iter().enumerate() {
+                match writers.get_mut(at + k) {
+                    Some(w) => w.write(leaf)?,
+                    None => {
                         return Err(ParquetError::General(format!(
                             "no column writer for a leaf of {}",
-                            field.name()
+                            fields[i].name()
                         )))
                     }
                 }
             }
         }
-        first += leaves_of_field;
+        at += shared.leaves[i].len();
     }
-    slots
-        .into_iter()
-        .map(|s| match s {
-            Slot::Writer(w) => w.close().map(Chunk::Arrow),
-            Slot::Done(c) => Ok(c),
-        })
-        .collect()
+    // The chunks in the file's leaf order.
+    let mut closed = writers.into_iter().map(|w| w.close().map(Chunk::Arrow));
+    let mut chunks = Vec::with_capacity(shared.columns.len());
+    for (i, d) in dicts.into_iter().enumerate() {
+        match d {
+            Some(c) => chunks.push(c),
+            None => {
+                for _ in shared.leaves[i].clone() {
+                    let c = closed.next().ok_or_else(|| {
+                        ParquetError::General(format!(
+                            "no column writer for a leaf of {}",
+                            fields[i].name()
+                        ))
+                    })??;
+                    chunks.push(c);
+                }
+            }
+        }
+    }
+    Ok(chunks)
 }
 
 impl ParallelWriter {
@@ -155,10 +193,23 @@ impl ParallelWriter {
     ) -> Result<ParallelWriter> {
         let (mut file, factory) =
             ArrowWriter::try_new(sink, schema.clone(), Some(props))?.into_serialized_writer()?;
+        let descr = file.schema_descr();
+        let mut leaves = vec![0..0; schema.fields().len()];
+        for l in 0..descr.num_columns() {
+            if let Some(r) = leaves.get_mut(descr.get_column_root_idx(l)) {
+                *r = if r.start == r.end {
+                    l..l + 1
+                } else {
+                    r.start..l + 1
+                };
+            }
+        }
         let shared = Arc::new(Shared {
             factory,
             schema: schema.clone(),
-            columns: file.schema_descr().columns().to_vec(),
+            columns: descr.columns().to_vec(),
+            leaves,
+            subsets: Mutex::new(HashMap::new()),
             props: file.properties().clone(),
         });
         let (jobs_tx, jobs_rx) = sync_channel::<Job>(threads.max(1));
