@@ -51,6 +51,9 @@ fn quirks() -> Files {
         "\"0200.065.765\",\"003\",\"2025\",\"0111001\",\"MAIN\"\n",
         "\"0200.065.765\",\"001\",\"2008\",\"01110\",\"SECO\"\n",
         "\"2.000.000.339\",\"003\",\"2025\",\"56101\",\"MAIN\"\n",
+        "\"0555.555.523\",\"003\",\"2025\",\"62100\",\"MAIN\"\n", // entity not in the extract: kept, counted
+        "\"0555.555.523\",\"001\",\"2008\",\"62010\",\"SECO\"\n", // the same, counted again
+        "\"0876.543.270\",\"003\",\"2025\",\"62100\"\n", // REJECT short row (line 7): not counted as an orphan
     );
     let branch = concat!(
         "\"Id\",\"StartDate\",\"EnterpriseNumber\"\n",
@@ -186,6 +189,8 @@ fn assert_quirks_warehouse(db: &Path) {
             &["0200.065.765", "003", "2025", "0111001", "MAIN"],
             &["0200.065.765", "001", "2008", "01110", "SECO"],
             &["2.000.000.339", "003", "2025", "56101", "MAIN"],
+            &["0555.555.523", "003", "2025", "62100", "MAIN"],
+            &["0555.555.523", "001", "2008", "62010", "SECO"],
         ])
     );
     assert_eq!(
@@ -197,8 +202,9 @@ fn assert_quirks_warehouse(db: &Path) {
         .iter()
         .map(|r| (r[1].clone(), r[3].clone(), r[4].clone()))
         .collect();
-    assert_eq!(summary.len(), 5, "{rejects:?}");
+    assert_eq!(summary.len(), 6, "{rejects:?}");
     let expect = [
+        ("activity", "7", "the row has 4 fields, the header has 5"),
         ("denomination", "8", "column Denomination: invalid UTF-8"),
         (
             "enterprise",
@@ -222,12 +228,12 @@ fn assert_quirks_warehouse(db: &Path) {
         assert!(r.starts_with(er), "reason {r:?} should start with {er:?}");
     }
     assert!(rejects.iter().all(|r| r[0] == "147"));
-    assert_eq!(rejects[1][2], "enterprise.csv");
-    assert_eq!(rejects[1][5], "0428.759.400,AC,000,2,014,01-01-2000");
+    assert_eq!(rejects[2][2], "enterprise.csv");
+    assert_eq!(rejects[2][5], "0428.759.400,AC,000,2,014,01-01-2000");
     assert!(
-        rejects[0][5].contains("Soci\u{fffd}t\u{fffd}"),
+        rejects[1][5].contains("Soci\u{fffd}t\u{fffd}"),
         "{:?}",
-        rejects[0][5]
+        rejects[1][5]
     );
     // The companies view: one row per enterprise with labels.
     assert_eq!(
@@ -275,6 +281,9 @@ fn quirks_from_a_folder_and_from_a_zip_give_the_same_exact_warehouse() {
     assert_eq!(table("enterprise")["rows_written"], 4);
     assert_eq!(table("enterprise")["rows_rejected"], 4);
     assert_eq!(table("denomination")["orphan_rows"], 1);
+    // Counted after the owners' tables were read (activity runs beside them).
+    assert_eq!(table("activity")["orphan_rows"], 2);
+    assert_eq!(table("activity")["rows_rejected"], 1);
     assert_eq!(
         table("address")["unknown_columns"],
         serde_json::json!(["Foo"])
@@ -303,7 +312,7 @@ fn quirks_from_a_folder_and_from_a_zip_give_the_same_exact_warehouse() {
     );
     assert_eq!(
         reject_files,
-        rows(&[&["denomination.csv"], &["enterprise.csv"]])
+        rows(&[&["activity.csv"], &["denomination.csv"], &["enterprise.csv"]])
     );
     // Views (the default) read the published snapshot, never the staging copy.
     let views = query(
