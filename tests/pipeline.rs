@@ -312,7 +312,11 @@ fn quirks_from_a_folder_and_from_a_zip_give_the_same_exact_warehouse() {
     );
     assert_eq!(
         reject_files,
-        rows(&[&["activity.csv"], &["denomination.csv"], &["enterprise.csv"]])
+        rows(&[
+            &["activity.csv"],
+            &["denomination.csv"],
+            &["enterprise.csv"]
+        ])
     );
     // Views (the default) read the published snapshot, never the staging copy.
     let views = query(
