@@ -36,12 +36,11 @@ fn schema() -> SchemaRef {
 
 /// The batches' schema: the file's, with the codes as dictionaries.
 fn batch_schema() -> SchemaRef {
-    let code = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
     let fields: Vec<Field> = COLUMNS
         .iter()
         .map(|c| match *c {
             "entity_number" => Field::new(*c, DataType::Utf8, false),
-            _ => Field::new(*c, code.clone(), true),
+            _ => dict::field(c, true),
         })
         .collect();
     Arc::new(Schema::new(fields))
@@ -113,7 +112,7 @@ fn batch(chunk: &[(u64, MainActivity)]) -> Result<RecordBatch, String> {
     for (num, m) in chunk {
         e.append_value(number::Shown::of(*num).as_str());
         for (b, x) in codes.iter_mut().zip([m.version, m.code, m.group]) {
-            if x.as_str().is_empty() {
+            if x.is_empty() {
                 b.append_null();
             } else {
                 b.append_value(x.as_str());

@@ -700,25 +700,13 @@ fn consume(
         }
         next = rx.recv().map_err(|_| ended())??;
     };
-    let typed = Instant::now();
     let meta_out = t.writer.close().map_err(pq)?;
-    tracing::debug!(
-        table = def.name,
-        seconds = format!("{:.2}", typed.elapsed().as_secs_f64()),
-        "last row groups written"
-    );
     if let Some(m) = t.main {
         let path = out.with_file_name(derived::MAIN_ACTIVITY);
         let started = Instant::now();
+        let group_rows = crate::snapshot::main_activity_group_rows(opts.row_group_rows);
         m.finish()
-            .and_then(|rows| {
-                tracing::debug!(
-                    seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
-                    "main activities found"
-                );
-                let group_rows = crate::snapshot::main_activity_group_rows(opts.row_group_rows);
-                crate::snapshot::write_main_activity(&path, &rows, group_rows)
-            })
+            .and_then(|rows| crate::snapshot::write_main_activity(&path, &rows, group_rows))
             .map_err(|msg| Error::Parquet { path, msg })?;
         tracing::debug!(
             seconds = format!("{:.2}", started.elapsed().as_secs_f64()),

@@ -27,12 +27,11 @@ pub fn batch_schema(def: &TableDef) -> SchemaRef {
 }
 
 fn schema_of(def: &TableDef, dictionaries: bool) -> SchemaRef {
-    let dict = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
     let mut fields: Vec<Field> = (def.columns.iter().enumerate())
         .map(|(ci, c)| {
             let ty = match (kind(def, ci), dictionaries) {
                 (Kind::Date, _) => DataType::Date32,
-                (Kind::Code, true) => dict(),
+                (Kind::Code, true) => return dict::field(c.name, c.nullable),
                 (Kind::Runs, true) => return dict::runs_field(c.name, c.nullable),
                 _ => DataType::Utf8,
             };

@@ -37,6 +37,11 @@ impl Code {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }
+
+    /// No code (the column was NULL): cheaper than `as_str().is_empty()`, which checks UTF-8.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 impl PartialOrd for Code {

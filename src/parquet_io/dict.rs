@@ -284,12 +284,17 @@ pub enum Merge {
 /// The field metadata key that marks a dictionary column built by [`RunBuilder`].
 const MERGE_KEY: &str = "bce.dictionary";
 
+/// A field for a [`Builder`] column of a batch schema: `Dictionary(Int32, Utf8)`, the type
+/// [`arrays_of`] takes.
+pub fn field(name: &str, nullable: bool) -> Field {
+    let ty = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    Field::new(name, ty, nullable)
+}
+
 /// A field for a [`RunBuilder`] column of a batch schema: its metadata tells [`arrays_of`] to
 /// concatenate the batches' dictionaries.
 pub fn runs_field(name: &str, nullable: bool) -> Field {
-    let ty = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-    Field::new(name, ty, nullable)
-        .with_metadata([(MERGE_KEY.to_string(), "runs".to_string())].into())
+    field(name, nullable).with_metadata([(MERGE_KEY.to_string(), "runs".to_string())].into())
 }
 
 /// The dictionary arrays of column `column` in `batches`, when every one is `Int32` keys into
@@ -741,10 +746,9 @@ mod tests {
             ))
         };
         let file_schema = schema(&|| DataType::Utf8);
-        let dict = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
         let batch_schema = Arc::new(Schema::new(vec![
-            Field::new("code", dict(), true),
-            Field::new("kind", dict(), false),
+            field("code", true),
+            field("kind", false),
             runs_field("entity", true),
         ]));
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -103,61 +103,49 @@ pub struct ParallelWriter {
 /// writers are made for those columns only (each holds zstd contexts: a cost a row group).
 fn encode(shared: &Shared, seq: usize, batches: &[RecordBatch]) -> Result<Vec<Chunk>> {
     let fields = shared.schema.fields();
-    let mut dicts: Vec<Option<Chunk>> = (0..fields.len()).map(|_| None).collect();
+    // A string field is one leaf: its chunk, when bce writes it from the dictionaries.
+    let mut dicts: Vec<Option<Chunk>> = Vec::with_capacity(fields.len());
     for (i, field) in fields.iter().enumerate() {
-        if field.data_type() != &DataType::Utf8 {
-            continue;
-        }
-        let descr = shared.leaves[i]
-            .clone()
-            .next()
-            .and_then(|l| shared.columns.get(l));
-        if let (Some((arrays, merge)), Some(descr)) = (dict::arrays_of(batches, i), descr) {
-            if let Some((bytes, close)) = dict::encode(descr, &arrays, merge, &shared.props)? {
-                dicts[i] = Some(Chunk::Dict(bytes, close));
-            }
-        }
+        let given = (field.data_type() == &DataType::Utf8)
+            .then(|| dict::arrays_of(batches, i))
+            .flatten()
+            .zip(shared.columns.get(shared.leaves[i].start));
+        let chunk = match given {
+            Some(((arrays, merge), descr)) => dict::encode(descr, &arrays, merge, &shared.props)?
+                .map(|(bytes, close)| Chunk::Dict(bytes, close)),
+            None => None,
+        };
+        dicts.push(chunk);
     }
     let rest: Vec<usize> = (0..fields.len()).filter(|i| dicts[*i].is_none()).collect();
-    let mut writers = if rest.len() == fields.len() {
+    let writers = if rest.len() == fields.len() {
         shared.factory.create_column_writers(seq)?
     } else {
         shared.factory_of(&rest)?.create_column_writers(seq)?
     };
-    let mut at = 0;
-    for &i in &rest {
-        for b in batches {
-            for (k, leaf) in compute_leaves(&fields[i], b.column(i))?.iter().enumerate() {
-                match writers.get_mut(at + k) {
-                    Some(w) => w.write(leaf)?,
-                    None => {
-                        return Err(ParquetError::General(format!(
-                            "no column writer for a leaf of {}",
-                            fields[i].name()
-                        )))
-                    }
-                }
-            }
-        }
-        at += shared.leaves[i].len();
-    }
-    // The chunks in the file's leaf order.
-    let mut closed = writers.into_iter().map(|w| w.close().map(Chunk::Arrow));
+    // The other fields' writers come in their leaf order: each field takes its leaves' writers.
+    let mut writers = writers.into_iter();
     let mut chunks = Vec::with_capacity(shared.columns.len());
     for (i, d) in dicts.into_iter().enumerate() {
-        match d {
-            Some(c) => chunks.push(c),
-            None => {
-                for _ in shared.leaves[i].clone() {
-                    let c = closed.next().ok_or_else(|| {
-                        ParquetError::General(format!(
-                            "no column writer for a leaf of {}",
-                            fields[i].name()
-                        ))
-                    })??;
-                    chunks.push(c);
-                }
+        if let Some(c) = d {
+            chunks.push(c);
+            continue;
+        }
+        let mut mine: Vec<_> = writers.by_ref().take(shared.leaves[i].len()).collect();
+        for b in batches {
+            let leaves = compute_leaves(&fields[i], b.column(i))?;
+            if leaves.len() != mine.len() {
+                return Err(ParquetError::General(format!(
+                    "no column writer for a leaf of {}",
+                    fields[i].name()
+                )));
             }
+            for (w, leaf) in mine.iter_mut().zip(&leaves) {
+                w.write(leaf)?;
+            }
+        }
+        for w in mine {
+            chunks.push(Chunk::Arrow(w.close()?));
         }
     }
     Ok(chunks)
