@@ -155,16 +155,30 @@ fn each_row(
     })
 }
 
-/// Folds the rows of `main_activity.parquet` (entity, main activity), runs of row groups in
-/// parallel: one accumulator per run (a few per thread: the groups are small), from `init`,
-/// returned in file order.
+/// Folds the rows of `main_activity.parquet` (entity, main activity) whose entity is in `span`,
+/// runs of row groups in parallel: one accumulator per run (a few per thread: the groups are
+/// small), from `init`, returned in file order. The file is in number order, so the groups that
+/// cover no number of `span` are not read (the scores want the enterprises: numbers from 0 and 1,
+/// before every establishment's, KBO cookbook); rows outside `span` of the groups read are
+/// passed on as well.
 pub fn fold_main_activity<A: Send>(
     path: &Path,
+    span: std::ops::RangeInclusive<u64>,
     init: impl Fn() -> A + Sync,
     f: impl Fn(&mut A, u64, MainActivity) + Sync,
 ) -> Result<Vec<A>, String> {
     let file = Opened::open(path)?;
-    let groups: Vec<usize> = (0..file.row_groups()).collect();
+    let firsts = (0..file.row_groups())
+        .map(|g| first_entity(&file, g))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Group g covers its first entity up to the next group's first (unknown: no bound).
+    let groups: Vec<usize> = (0..file.row_groups())
+        .filter(|&g| {
+            let from = firsts[g].unwrap_or(0);
+            let to = firsts.get(g + 1).copied().flatten().unwrap_or(u64::MAX);
+            from <= *span.end() && to >= *span.start()
+        })
+        .collect();
     let per_run = groups
         .len()
         .div_ceil(rayon::current_num_threads().max(1) * 4)
@@ -315,7 +329,7 @@ mod tests {
     }
 
     fn read_back(path: &Path) -> Vec<(u64, MainActivity)> {
-        fold_main_activity(path, Vec::new, |v, n, m| v.push((n, m)))
+        fold_main_activity(path, 0..=u64::MAX, Vec::new, |v, n, m| v.push((n, m)))
             .unwrap_or_default()
             .concat()
     }
@@ -359,6 +373,41 @@ mod tests {
             expected.sort_unstable();
             let expected: Vec<(u64, MainActivity)> = sorted(&expected).iter().collect();
             prop_assert_eq!(read_back(&b), expected);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Folding over a span passes every row of the span (and maybe rows near it, of the
+        /// groups it touches), in order; a span of enterprise numbers skips the groups of
+        /// establishments only.
+        #[test]
+        fn a_span_passes_its_rows(
+            rows in proptest::collection::btree_map(0u32..400, 0usize..4, 1..120),
+            group_rows in 1usize..9,
+            (lo, hi) in (0u32..400, 0u32..400),
+        ) {
+            // Bases 0–199 are enterprises, 200–399 establishments (20 000 000 and up).
+            let num = |b: u32| number::with_check_digits(if b < 200 { b * 7 } else { 20_000_000 + b });
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let path = dir.path().join("m.parquet");
+            let all: Vec<(u64, usize)> = rows.iter().map(|(b, k)| (num(*b), *k)).collect();
+            write_main_activity(&path, &sorted(&all), group_rows).map_err(TestCaseError::fail)?;
+            let span = num(lo.min(hi))..=num(lo.max(hi));
+            let passed: Vec<(u64, MainActivity)> =
+                fold_main_activity(&path, span.clone(), Vec::new, |v, n, m| v.push((n, m)))
+                    .map_err(TestCaseError::fail)?
+                    .concat();
+            let everything = read_back(&path);
+            let inside = |v: &[(u64, MainActivity)]| -> Vec<(u64, MainActivity)> {
+                v.iter().filter(|(n, _)| span.contains(n)).copied().collect()
+            };
+            prop_assert_eq!(inside(&passed), inside(&everything));
+            prop_assert!(passed.windows(2).all(|w| w[0].0 < w[1].0));
+            // Whole groups only beyond the span: at most a group's rows on either side.
+            let outside = passed.len() - inside(&passed).len();
+            prop_assert!(outside <= 2 * group_rows, "{} rows outside", outside);
         }
     }
 

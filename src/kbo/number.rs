@@ -208,7 +208,10 @@ mod tests {
             }
             for n in numbers.iter().chain(&probes) {
                 prop_assert_eq!(idx.get(*n), map.get(n).copied());
+                // Nothing outside the span has a row.
+                prop_assert!(idx.span().contains(n) || idx.get(*n).is_none());
             }
+            prop_assert!(numbers.iter().all(|n| idx.span().contains(n)));
         }
 
         #[test]
@@ -281,6 +284,14 @@ impl RowIndex {
 
     pub fn contains(&self, n: u64) -> bool {
         self.get(n).is_some()
+    }
+
+    /// The numbers the index could hold (none when it is empty): no number outside has a row.
+    pub fn span(&self) -> std::ops::RangeInclusive<u64> {
+        match self.rows.len() as u64 {
+            0 => std::ops::RangeInclusive::new(1, 0),
+            len => self.min * 100..=(self.min + len) * 100 - 1,
+        }
     }
 }
 

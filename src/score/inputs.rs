@@ -160,12 +160,14 @@ pub fn establishment_counts(snapshot: &Path, e: &Enterprises) -> Result<Vec<u32>
 /// at ingest; crate::snapshot).
 pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Dense> {
     let path = snapshot.join(crate::snapshot::MAIN_ACTIVITY);
-    let parts = crate::snapshot::fold_main_activity(&path, MainActivities::new, |acc, n, m| {
-        if let Some(row) = e.index.get(n) {
-            acc.add(row as u64, m);
-        }
-    })
-    .map_err(pq_err(&path))?;
+    let span = e.index.span();
+    let parts =
+        crate::snapshot::fold_main_activity(&path, span, MainActivities::new, |acc, n, m| {
+            if let Some(row) = e.index.get(n) {
+                acc.add(row as u64, m);
+            }
+        })
+        .map_err(pq_err(&path))?;
     let mut all = MainActivities::new();
     for acc in parts {
         all.merge(acc);

@@ -263,7 +263,9 @@ pub fn score(inputs: &Inputs, out: &Path, memory_limit: &str) -> Result<Report> 
         .collect();
 
     let schema = schema();
-    // Evidence is free text (no dictionary, no statistics); codes and categories repeat.
+    // Evidence is text with no statistics. It keeps its dictionary: most of it is a few phrases
+    // ("no annual accounts, so no employee count"), and at 2 M companies the file is 16.9 MB with
+    // it against 22.8 MB without, for the same time.
     let evidence = parquet::schema::types::ColumnPath::from(vec![
         "reasons".to_string(),
         "list".to_string(),
@@ -277,7 +279,6 @@ pub fn score(inputs: &Inputs, out: &Path, memory_limit: &str) -> Result<Report> 
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_created_by(format!("bce {}", env!("CARGO_PKG_VERSION")))
         .set_statistics_enabled(EnabledStatistics::Chunk)
-        .set_column_dictionary_enabled(evidence.clone(), false)
         .set_column_statistics_enabled(evidence, EnabledStatistics::None)
         .set_column_dictionary_enabled("enterprise_number".into(), false);
     for c in ["category", "model_version", "data_completeness"] {
