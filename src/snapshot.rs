@@ -3,16 +3,17 @@
 //! view): one row per entity with a MAIN activity, in number order — entity_number, nace_version,
 //! nace_code, activity_group — chosen by the rule of [`kbo::activity`](crate::kbo::activity).
 
-use crate::kbo::activity::{MainActivity, Sorted};
+use crate::kbo::activity::{Dense, Distinct, MainActivity, Sorted};
 use crate::kbo::number;
 use crate::parquet_io::dict;
 use crate::parquet_io::parallel::{ParallelWriter, RawRowGroup};
 use crate::parquet_io::read::{self as pq, Opened};
-use duckdb::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
+use duckdb::arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
 use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use rayon::prelude::*;
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -157,40 +158,145 @@ fn each_row(
 
 /// Folds the rows of `main_activity.parquet` (entity, main activity) whose entity is in `span`,
 /// runs of row groups in parallel: one accumulator per run (a few per thread: the groups are
-/// small), from `init`, returned in file order. The file is in number order, so the groups that
-/// cover no number of `span` are not read (the scores want the enterprises: numbers from 0 and 1,
-/// before every establishment's, KBO cookbook); rows outside `span` of the groups read are
-/// passed on as well.
+/// small), from `init`, returned in file order. Only the groups that cover numbers of `span` are
+/// read ([`groups_in`]); their rows outside `span` are passed on as well.
 pub fn fold_main_activity<A: Send>(
     path: &Path,
-    span: std::ops::RangeInclusive<u64>,
+    span: RangeInclusive<u64>,
     init: impl Fn() -> A + Sync,
     f: impl Fn(&mut A, u64, MainActivity) + Sync,
 ) -> Result<Vec<A>, String> {
     let file = Opened::open(path)?;
-    let firsts = (0..file.row_groups())
-        .map(|g| first_entity(&file, g))
-        .collect::<Result<Vec<_>, _>>()?;
-    // Group g covers its first entity up to the next group's first (unknown: no bound).
-    let groups: Vec<usize> = (0..file.row_groups())
-        .filter(|&g| {
-            let from = firsts[g].unwrap_or(0);
-            let to = firsts.get(g + 1).copied().flatten().unwrap_or(u64::MAX);
-            from <= *span.end() && to >= *span.start()
-        })
-        .collect();
-    let per_run = groups
-        .len()
-        .div_ceil(rayon::current_num_threads().max(1) * 4)
-        .max(1);
+    let groups = groups_in(&file, &span)?;
     groups
-        .par_chunks(per_run)
+        .par_chunks(per_run(groups.len()))
         .map(|run| -> Result<A, String> {
             let mut acc = init();
             each_row(&file, run, |n, m| f(&mut acc, n, m))?;
             Ok(acc)
         })
         .collect()
+}
+
+/// The main activities of `main_activity.parquet` by key, for the entities of `span` to which
+/// `key_of` gives a key below `n` (the scores: an enterprise's row in the enterprise table). The
+/// file has one row an entity, so there is no best to choose and nothing to sort; the codes are
+/// read as the file's dictionaries, and each distinct (version, group, code) of a batch is made
+/// and looked up once.
+pub fn main_activity_by_key(
+    path: &Path,
+    span: RangeInclusive<u64>,
+    n: usize,
+    key_of: impl Fn(u64) -> Option<u32> + Sync,
+) -> Result<Dense, String> {
+    let file = Opened::open(path)?;
+    let groups = groups_in(&file, &span)?;
+    let parts = groups
+        .par_chunks(per_run(groups.len()))
+        .map(|run| -> Result<(Distinct, Vec<(u32, u32)>), String> {
+            let mut distinct = Distinct::default();
+            let mut rows = Vec::new();
+            file.each_batch(&COLUMNS, &COLUMNS[1..], run.iter().copied(), |b| {
+                let e = pq::strings(b, "entity_number")?;
+                let cols = [
+                    pq::strings(b, "nace_version")?,
+                    pq::strings(b, "activity_group")?,
+                    pq::strings(b, "nace_code")?,
+                ];
+                let mut memo = Memo::of(&cols);
+                for i in 0..b.num_rows() {
+                    let Some(num) = e
+                        .get(i)
+                        .and_then(|s| number::parse(s.as_bytes(), None).ok())
+                    else {
+                        return Err(format!(
+                            "{}: row {i}: not an entity number",
+                            file.path().display()
+                        ));
+                    };
+                    if let Some(k) = key_of(num) {
+                        rows.push((k, memo.id(&cols, i, &mut distinct)));
+                    }
+                }
+                Ok(())
+            })?;
+            Ok((distinct, rows))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Dense::from_parts(parts, n))
+}
+
+/// Ids of a batch's (version, group, code), made once for each triple of dictionary keys (a NULL
+/// is the key after the last); row by row when a column is not a dictionary.
+struct Memo {
+    /// The three dictionaries' sizes, NULL included.
+    dims: Option<[usize; 3]>,
+    ids: Vec<u32>,
+}
+
+impl Memo {
+    fn of(cols: &[pq::StrCol; 3]) -> Memo {
+        let size = |c: &pq::StrCol| match c {
+            pq::StrCol::Dict(_, v) => Some(v.len() + 1),
+            _ => None,
+        };
+        let dims = match (size(&cols[0]), size(&cols[1]), size(&cols[2])) {
+            // Codes repeat: a few versions, a few groups, a few thousand codes.
+            (Some(a), Some(b), Some(c)) if a * b * c <= 1 << 20 => Some([a, b, c]),
+            _ => None,
+        };
+        let ids = vec![u32::MAX; dims.map_or(0, |[a, b, c]| a * b * c)];
+        Memo { dims, ids }
+    }
+
+    fn id(&mut self, cols: &[pq::StrCol; 3], i: usize, d: &mut Distinct) -> u32 {
+        let make = |d: &mut Distinct| {
+            let [v, g, c] = cols.each_ref().map(|c| c.get(i).unwrap_or(""));
+            d.id(MainActivity::new(v, g, c))
+        };
+        let Some([_, b, c]) = self.dims else {
+            return make(d);
+        };
+        let key = |col: &pq::StrCol| match col {
+            pq::StrCol::Dict(k, _) if k.is_valid(i) => k.value(i) as usize,
+            pq::StrCol::Dict(_, v) => v.len(),
+            _ => 0,
+        };
+        let slot = (key(&cols[0]) * b + key(&cols[1])) * c + key(&cols[2]);
+        match self.ids.get(slot) {
+            Some(&id) if id != u32::MAX => id,
+            _ => {
+                let id = make(d);
+                if let Some(s) = self.ids.get_mut(slot) {
+                    *s = id;
+                }
+                id
+            }
+        }
+    }
+}
+
+/// Row groups a run, for runs in parallel: a few runs a thread (the groups are small).
+fn per_run(groups: usize) -> usize {
+    groups
+        .div_ceil(rayon::current_num_threads().max(1) * 4)
+        .max(1)
+}
+
+/// The row groups of a file in number order that cover numbers of `span`: group g covers its
+/// first entity up to the next group's first (unknown: no bound). The scores want the
+/// enterprises, numbers from 0 and 1, before every establishment's (KBO cookbook).
+fn groups_in(file: &Opened, span: &RangeInclusive<u64>) -> Result<Vec<usize>, String> {
+    let firsts = (0..file.row_groups())
+        .map(|g| first_entity(file, g))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((0..file.row_groups())
+        .filter(|&g| {
+            let from = firsts[g].unwrap_or(0);
+            let to = firsts.get(g + 1).copied().flatten().unwrap_or(u64::MAX);
+            from <= *span.end() && to >= *span.start()
+        })
+        .collect())
 }
 
 /// The first entity of row group `g` (the file is in number order): its exact minimum from the
@@ -312,11 +418,13 @@ mod tests {
     use crate::kbo::activity::MainActivities;
     use proptest::prelude::*;
 
-    const KINDS: [(&str, &str, &str); 4] = [
+    const KINDS: [(&str, &str, &str); 5] = [
         ("2025", "001", "62100"),
         ("2008", "001", "4711001"),
         ("2025", "006", "01110"),
         ("2003", "", "52110"),
+        // The first's version and code in another group.
+        ("2025", "006", "62100"),
     ];
 
     fn sorted(rows: &[(u64, usize)]) -> Sorted {
@@ -409,6 +517,79 @@ mod tests {
             let outside = passed.len() - inside(&passed).len();
             prop_assert!(outside <= 2 * group_rows, "{} rows outside", outside);
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// By key, the file's main activities are those its rows give: every keyed entity of
+        /// the span has its own, the others none; NULL groups, and files whose code columns are
+        /// plain text (no dictionaries), included.
+        #[test]
+        fn by_key_is_the_rows_by_key(
+            rows in proptest::collection::btree_map(0u32..400, 0usize..5, 0..120),
+            keyed in proptest::collection::btree_set(0u32..400, 0..60),
+            group_rows in 1usize..9,
+            plain in any::<bool>(),
+        ) {
+            let num = |b: u32| number::with_check_digits(if b < 200 { b * 7 } else { 20_000_000 + b });
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let path = dir.path().join("m.parquet");
+            let all: Vec<(u64, usize)> = rows.iter().map(|(b, k)| (num(*b), *k)).collect();
+            if plain {
+                plain_file(&path, &sorted(&all), group_rows);
+            } else {
+                write_main_activity(&path, &sorted(&all), group_rows)
+                    .map_err(TestCaseError::fail)?;
+            }
+            // Keys: the keyed enterprises (bases below 200) in number order; one key past `n`.
+            let keys: Vec<u64> = keyed.iter().filter(|b| **b < 200).map(|b| num(*b)).collect();
+            let n = keys.len().saturating_sub(1);
+            let span = keys.first().copied().unwrap_or(1)..=keys.last().copied().unwrap_or(0);
+            let dense = main_activity_by_key(&path, span, n, |x| {
+                keys.iter().position(|k| *k == x).map(|p| p as u32)
+            })
+            .map_err(TestCaseError::fail)?;
+            let by_number: std::collections::BTreeMap<u64, MainActivity> =
+                read_back(&path).into_iter().collect();
+            for (k, x) in keys.iter().enumerate().take(n) {
+                prop_assert_eq!(dense.get(k), by_number.get(x));
+            }
+            prop_assert_eq!(dense.get(n), None);
+        }
+    }
+
+    /// `main_activity.parquet` as an earlier writer could have made it: every column plain text.
+    fn plain_file(path: &Path, rows: &Sorted, group_rows: usize) {
+        let cols: Vec<ArrayRef> = (0..4)
+            .map(|c| {
+                let mut b = StringBuilder::new();
+                for (n, m) in rows.iter() {
+                    let v = [
+                        number::Shown::of(n).as_str().to_string(),
+                        m.version.to_string(),
+                        m.code.to_string(),
+                        m.group.to_string(),
+                    ];
+                    if v[c].is_empty() {
+                        b.append_null()
+                    } else {
+                        b.append_value(&v[c])
+                    }
+                }
+                Arc::new(b.finish()) as ArrayRef
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema(), cols).unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(group_rows.max(1)))
+            .set_dictionary_enabled(false)
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .build();
+        let fh = std::fs::File::create(path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(fh, schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
     }
 
     /// A file with larger groups than the setting (an earlier bce's) gets groups of the setting

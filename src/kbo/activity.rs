@@ -124,11 +124,35 @@ impl MainActivity {
 /// of order, or split between accumulators) is settled when the list is sorted.
 #[derive(Default)]
 pub struct MainActivities {
+    distinct: Distinct,
+    runs: Vec<(u64, u32)>,
+    current: Option<(u64, MainActivity)>,
+}
+
+/// The distinct main activities seen, each with an id: its place in the list.
+#[derive(Default)]
+pub struct Distinct {
     dict: Vec<MainActivity>,
     ids:
         HashMap<MainActivity, u32, std::hash::BuildHasherDefault<crate::kbo::number::NumberHasher>>,
-    runs: Vec<(u64, u32)>,
-    current: Option<(u64, MainActivity)>,
+}
+
+impl Distinct {
+    /// The id of `m`, given it now if it is new.
+    pub fn id(&mut self, m: MainActivity) -> u32 {
+        if let Some(id) = self.ids.get(&m) {
+            return *id;
+        }
+        let id = self.dict.len() as u32;
+        self.dict.push(m);
+        self.ids.insert(m, id);
+        id
+    }
+
+    /// The ids in `self` of the main activities of `other`, by their ids there.
+    pub fn remap(&mut self, other: &Distinct) -> Vec<u32> {
+        other.dict.iter().map(|m| self.id(*m)).collect()
+    }
 }
 
 impl MainActivities {
@@ -169,26 +193,16 @@ impl MainActivities {
     /// Puts the current entity onto the list.
     fn settle(&mut self) {
         if let Some((e, m)) = self.current.take() {
-            let id = self.id(m);
+            let id = self.distinct.id(m);
             self.runs.push((e, id));
         }
-    }
-
-    fn id(&mut self, m: MainActivity) -> u32 {
-        if let Some(id) = self.ids.get(&m) {
-            return *id;
-        }
-        let id = self.dict.len() as u32;
-        self.dict.push(m);
-        self.ids.insert(m, id);
-        id
     }
 
     /// Adds what another accumulator saw (rows of one entity may be split between them).
     pub fn merge(&mut self, mut other: MainActivities) {
         self.settle();
         other.settle();
-        let remap: Vec<u32> = other.dict.iter().map(|m| self.id(*m)).collect();
+        let remap = self.distinct.remap(&other.distinct);
         self.runs
             .extend(other.runs.iter().map(|(e, id)| (*e, remap[*id as usize])));
     }
@@ -196,7 +210,7 @@ impl MainActivities {
     /// Every entity's main activity, in number order.
     pub fn into_sorted(mut self) -> Sorted {
         self.settle();
-        let dict = self.dict;
+        let dict = self.distinct.dict;
         // Stable: an entity's runs stay in the order they came; the best of them wins.
         self.runs.sort_by_key(|(e, _)| *e);
         let mut rows: Vec<(u64, u32)> = Vec::with_capacity(self.runs.len());
@@ -258,6 +272,25 @@ pub struct Dense {
 }
 
 impl Dense {
+    /// Keys `0..n` from parts, each a [`Distinct`] and (key, id there) pairs of keys that have one
+    /// main activity (a later part's pair wins); keys from `n` on are left out.
+    pub fn from_parts(parts: Vec<(Distinct, Vec<(u32, u32)>)>, n: usize) -> Dense {
+        let mut all = Distinct::default();
+        let mut ids = vec![u32::MAX; n];
+        for (d, rows) in parts {
+            let remap = all.remap(&d);
+            for (k, id) in rows {
+                if let Some(slot) = ids.get_mut(k as usize) {
+                    *slot = remap[id as usize];
+                }
+            }
+        }
+        Dense {
+            dict: all.dict,
+            ids,
+        }
+    }
+
     pub fn get(&self, k: usize) -> Option<&MainActivity> {
         self.dict.get(self.id(k)?)
     }

@@ -160,19 +160,8 @@ pub fn establishment_counts(snapshot: &Path, e: &Enterprises) -> Result<Vec<u32>
 /// at ingest; crate::snapshot).
 pub fn main_activities(snapshot: &Path, e: &Enterprises) -> Result<Dense> {
     let path = snapshot.join(crate::snapshot::MAIN_ACTIVITY);
-    let span = e.index.span();
-    let parts =
-        crate::snapshot::fold_main_activity(&path, span, MainActivities::new, |acc, n, m| {
-            if let Some(row) = e.index.get(n) {
-                acc.add(row as u64, m);
-            }
-        })
-        .map_err(pq_err(&path))?;
-    let mut all = MainActivities::new();
-    for acc in parts {
-        all.merge(acc);
-    }
-    Ok(all.into_sorted().into_dense(e.number.len()))
+    crate::snapshot::main_activity_by_key(&path, e.index.span(), e.number.len(), |n| e.index.get(n))
+        .map_err(pq_err(&path))
 }
 
 /// The sector of a NACE division: its section, the section's English label, its points.
