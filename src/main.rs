@@ -112,6 +112,10 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
+    if let Some(msg) = cli::cpu::unsupported() {
+        eprintln!("error: {msg}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let progress = cli::init_logging(&cli);
     match cli::dispatch(&cli, &progress) {

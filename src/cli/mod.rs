@@ -1,5 +1,6 @@
 //! Subcommand handlers: turn parsed arguments into library calls and print results.
 
+pub mod cpu;
 pub mod generate;
 pub mod score;
 pub mod vat;
