@@ -1,11 +1,12 @@
 //! Where the ingest time goes, one phase at a time, single-threaded, on each data file of an
 //! extract: inflate, inflate + sha256, tokenizing (kbo::records), typing into Arrow, Parquet
-//! encoding (zstd).
+//! encoding (zstd), and the main-activity derivation from the typed activity batches.
 //!
 //! cargo bench --bench ingest_phases -- EXTRACT.zip
 //! (prints one line per file and phase: seconds and MB/s of CSV)
 
-use bce::ingest::{typing, KeySet};
+use bce::ingest::{derived, typing, KeySet};
+use bce::kbo::activity::MainActivities;
 use bce::kbo::{self, Extract};
 use bce::parquet_io::parallel::ParallelWriter;
 use sha2::{Digest, Sha256};
@@ -20,10 +21,10 @@ fn main() {
     let extract = Extract::open(std::path::Path::new(&path)).expect("an extract");
     let meta = kbo::meta::parse(&extract.read_all("meta.csv").expect("meta.csv")).expect("meta");
     let mut keys = KeySet::new();
-    let mut totals = [0f64; 5];
+    let mut totals = [0f64; 6];
     println!(
-        "{:<18} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "file", "MB", "inflate", "+sha256", "tokenize", "typing", "encode"
+        "{:<18} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "file", "MB", "inflate", "+sha256", "tokenize", "typing", "encode", "main act"
     );
     for def in &kbo::TABLES {
         // 1. inflate only, 2. inflate + sha256 (both straight from the zip entry, into a reused buffer).
@@ -56,7 +57,10 @@ fn main() {
         // 3. tokenize, 4. type, 5. encode: one streaming pass over the bytes in memory, in 1 MB
         // buffers and batches of up to 32 Ki records as the ingest does, each phase with its own
         // timer (the UTF-8 check of a buffer counts as typing).
-        let (mut tokenize, mut typing_s, mut encode) = (0.0, 0.0, 0.0);
+        let (mut tokenize, mut typing_s, mut encode, mut main_s) = (0.0, 0.0, 0.0, 0.0);
+        // The activity table's batches also feed the main-activity derivation (a thread of its
+        // own in the ingest, timed here on this one).
+        let mut mains = (def.name == "activity").then(MainActivities::new);
         let mut tok = kbo::records::Tokenizer::default();
         let mut recs = kbo::records::Records::default();
         let mut buf: Vec<u8> = Vec::new();
@@ -100,6 +104,11 @@ fn main() {
                     .type_records(&buf, text, &recs, i..end, &keys, own, schema.clone())
                     .unwrap();
                 typing_s += t.elapsed().as_secs_f64();
+                if let Some(m) = mains.as_mut() {
+                    let t = Instant::now();
+                    derived::observe(m, &b).unwrap();
+                    main_s += t.elapsed().as_secs_f64();
+                }
                 let t = Instant::now();
                 w.write(b).unwrap();
                 encode += t.elapsed().as_secs_f64();
@@ -119,18 +128,23 @@ fn main() {
         if let Some(own) = own {
             keys.union(&own);
         }
+        if let Some(m) = mains {
+            let t = Instant::now();
+            std::hint::black_box(m.into_sorted().len());
+            main_s += t.elapsed().as_secs_f64();
+        }
         let mb = extract.size(def.file).unwrap_or(0) as f64 / 1e6;
-        let phases = [inflate, hashed - inflate, tokenize, typing_s, encode];
+        let phases = [inflate, hashed - inflate, tokenize, typing_s, encode, main_s];
         for (t, p) in totals.iter_mut().zip(phases) {
             *t += p;
         }
         println!(
-            "{:<18} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
-            def.file, mb, phases[0], phases[1], phases[2], phases[3], phases[4]
+            "{:<18} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            def.file, mb, phases[0], phases[1], phases[2], phases[3], phases[4], phases[5]
         );
     }
     println!(
-        "{:<18} {:>10} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
-        "total (s, 1 core)", "", totals[0], totals[1], totals[2], totals[3], totals[4]
+        "{:<18} {:>10} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+        "total (s, 1 core)", "", totals[0], totals[1], totals[2], totals[3], totals[4], totals[5]
     );
 }
