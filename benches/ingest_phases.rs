@@ -2,7 +2,7 @@
 //! extract: inflate, inflate + sha256, tokenizing (kbo::records), typing into Arrow, Parquet
 //! encoding (zstd), and the main-activity derivation from the typed activity batches.
 //!
-//! cargo bench --bench ingest_phases -- EXTRACT.zip
+//! cargo bench --bench ingest_phases -- EXTRACT.zip [--only TABLE]
 //! (prints one line per file and phase: seconds and MB/s of CSV)
 
 use bce::ingest::{derived, typing, KeySet};
@@ -14,10 +14,16 @@ use sha2::{Digest, Sha256};
 use std::time::Instant;
 
 fn main() {
-    let Some(path) = std::env::args().skip(1).find(|a| !a.starts_with("--")) else {
+    let Some(path) = std::env::args().skip(1).find(|a| a.ends_with(".zip")) else {
         eprintln!("usage: cargo bench --bench ingest_phases -- EXTRACT.zip");
         std::process::exit(2);
     };
+    // `--only activity`: one table (its rows are then all orphans: the same work).
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
     let extract = Extract::open(std::path::Path::new(&path)).expect("an extract");
     let meta = kbo::meta::parse(&extract.read_all("meta.csv").expect("meta.csv")).expect("meta");
     let mut keys = KeySet::new();
@@ -27,6 +33,9 @@ fn main() {
         "file", "MB", "inflate", "+sha256", "tokenize", "typing", "encode", "main act"
     );
     for def in &kbo::TABLES {
+        if only.as_deref().is_some_and(|t| t != def.name) {
+            continue;
+        }
         // 1. inflate only, 2. inflate + sha256 (both straight from the zip entry, into a reused buffer).
         let stream = |hash: bool| {
             let t = Instant::now();
@@ -134,7 +143,14 @@ fn main() {
             main_s += t.elapsed().as_secs_f64();
         }
         let mb = extract.size(def.file).unwrap_or(0) as f64 / 1e6;
-        let phases = [inflate, hashed - inflate, tokenize, typing_s, encode, main_s];
+        let phases = [
+            inflate,
+            hashed - inflate,
+            tokenize,
+            typing_s,
+            encode,
+            main_s,
+        ];
         for (t, p) in totals.iter_mut().zip(phases) {
             *t += p;
         }

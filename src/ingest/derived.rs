@@ -97,7 +97,8 @@ impl<'a> Entities<'a> {
             }
             EntityCol::Text(col) => {
                 let s = col.get(i)?;
-                if self.last_text.is_empty() || !dict::same(s.as_bytes(), self.last_text.as_bytes()) {
+                if self.last_text.is_empty() || !dict::same(s.as_bytes(), self.last_text.as_bytes())
+                {
                     self.last_text = s;
                     self.number = parse(s);
                 }
@@ -154,8 +155,13 @@ impl<'a> Keyed<'a> {
             };
             Some((keys, values))
         };
-        let [class, ver, grp, code] =
-            ["classification", "nace_version", "activity_group", "nace_code"].map(col);
+        let [class, ver, grp, code] = [
+            "classification",
+            "nace_version",
+            "activity_group",
+            "nace_code",
+        ]
+        .map(col);
         let (class, ver, grp, code) = (class?, ver?, grp?, code?);
         let ordinals = |v: &StringArray, newest_first: bool| -> Option<Vec<u64>> {
             // One more entry: NULL, the empty code.
@@ -211,7 +217,10 @@ impl<'a> Keyed<'a> {
         };
         // The entity being read, its best row so far and that row's place in the order.
         let mut best: Option<(u64, usize, (u64, u64, u64))> = None;
-        let rows = class.iter().zip(ver.iter()).zip(grp.iter().zip(code.iter()));
+        let rows = class
+            .iter()
+            .zip(ver.iter())
+            .zip(grp.iter().zip(code.iter()));
         for (i, ((&c, &v), (&g, &k))) in rows.enumerate() {
             if c != self.main {
                 continue;
@@ -505,7 +514,13 @@ mod tests {
     /// The keyed path is the one the ingest's batches take.
     #[test]
     fn typed_batches_are_keyed() {
-        let row = [Some("0200.065.765"), Some("MAIN"), Some("2025"), Some("001"), Some("62010")];
+        let row = [
+            Some("0200.065.765"),
+            Some("MAIN"),
+            Some("2025"),
+            Some("001"),
+            Some("62010"),
+        ];
         assert!(Keyed::of(&batch(&[row], true)).is_some());
         assert!(Keyed::of(&batch(&[row], false)).is_none());
         let long = [row[0], row[1], row[2], row[3], Some("62010000")];
