@@ -116,7 +116,7 @@ fn batch(chunk: &[(u64, MainActivity)]) -> Result<RecordBatch, String> {
             if x.is_empty() {
                 b.append_null();
             } else {
-                b.append_value(x.as_str());
+                b.append_bytes(x.as_bytes());
             }
         }
     }

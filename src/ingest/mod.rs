@@ -705,11 +705,16 @@ fn consume(
         let path = out.with_file_name(derived::MAIN_ACTIVITY);
         let started = Instant::now();
         let group_rows = crate::snapshot::main_activity_group_rows(opts.row_group_rows);
+        let mut sorted = 0.0;
         m.finish()
-            .and_then(|rows| crate::snapshot::write_main_activity(&path, &rows, group_rows))
+            .and_then(|rows| {
+                sorted = started.elapsed().as_secs_f64();
+                crate::snapshot::write_main_activity(&path, &rows, group_rows)
+            })
             .map_err(|msg| Error::Parquet { path, msg })?;
         tracing::debug!(
             seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+            derived_and_sorted = format!("{sorted:.2}"),
             "main activities written"
         );
     }

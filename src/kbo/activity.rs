@@ -211,8 +211,9 @@ impl MainActivities {
     pub fn into_sorted(mut self) -> Sorted {
         self.settle();
         let dict = self.distinct.dict;
-        // Stable: an entity's runs stay in the order they came; the best of them wins.
-        self.runs.sort_by_key(|(e, _)| *e);
+        // Any order of an entity's runs: the best of them wins (`better_than` is a total order
+        // of the distinct main activities).
+        self.runs.sort_unstable_by_key(|(e, _)| *e);
         let mut rows: Vec<(u64, u32)> = Vec::with_capacity(self.runs.len());
         for (e, id) in self.runs {
             match rows.last_mut() {

@@ -111,31 +111,33 @@ pub struct Shown {
 
 impl Shown {
     pub fn of(n: u64) -> Shown {
-        let mut digits = [0u8; 10];
-        let mut x = n % 10_000_000_000;
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (x % 10) as u8;
-            x /= 10;
+        // Two independent halves of five digits (shorter chains of divisions), then the digits
+        // copied around the dots at fixed places.
+        let x = n % 10_000_000_000;
+        let (mut hi, mut lo) = (x / 100_000, x % 100_000);
+        let mut d = [0u8; 10];
+        for i in (0..5).rev() {
+            d[i] = b'0' + (hi % 10) as u8;
+            d[i + 5] = b'0' + (lo % 10) as u8;
+            hi /= 10;
+            lo /= 10;
         }
-        // Dots after these many digits.
-        let dots: &[usize] = if kind_of(n) == EntityKind::Enterprise {
-            &[4, 7]
+        let mut buf = [b'.'; 13];
+        let len = if kind_of(n) == EntityKind::Enterprise {
+            // dddd.ddd.ddd
+            buf[..4].copy_from_slice(&d[..4]);
+            buf[5..8].copy_from_slice(&d[4..7]);
+            buf[9..12].copy_from_slice(&d[7..]);
+            12
         } else {
-            &[1, 4, 7]
+            // d.ddd.ddd.ddd
+            buf[0] = d[0];
+            buf[2..5].copy_from_slice(&d[1..4]);
+            buf[6..9].copy_from_slice(&d[4..7]);
+            buf[10..13].copy_from_slice(&d[7..]);
+            13
         };
-        let mut s = Shown {
-            buf: [0; 13],
-            len: 0,
-        };
-        for (i, d) in digits.iter().enumerate() {
-            if dots.contains(&i) {
-                s.buf[s.len] = b'.';
-                s.len += 1;
-            }
-            s.buf[s.len] = *d;
-            s.len += 1;
-        }
-        s
+        Shown { buf, len }
     }
 
     pub fn as_str(&self) -> &str {

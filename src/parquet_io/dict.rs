@@ -132,7 +132,14 @@ impl Builder {
 
     #[inline]
     pub fn append_value(&mut self, v: &str) {
-        let key = match pack(v.as_bytes()) {
+        self.append_bytes(v.as_bytes());
+    }
+
+    /// A value given as its bytes (valid UTF-8, as a [`crate::kbo::activity::Code`]'s are): they
+    /// are made text only when the value is new.
+    #[inline]
+    pub fn append_bytes(&mut self, v: &[u8]) {
+        let key = match pack(v) {
             Some(k) if k == self.last.0 => self.last.1,
             Some(k) => {
                 let key = self.short(k, v);
@@ -145,7 +152,7 @@ impl Builder {
     }
 
     #[inline]
-    fn short(&mut self, k: u64, v: &str) -> i32 {
+    fn short(&mut self, k: u64, v: &[u8]) -> i32 {
         let mask = self.slot_keys.len() - 1;
         let mut s = slot_of(k, mask);
         loop {
@@ -163,8 +170,8 @@ impl Builder {
     /// A new short value, into free slot `s`.
     #[cold]
     #[inline(never)]
-    fn insert(&mut self, s: usize, k: u64, v: &str) -> i32 {
-        let key = self.entries.push(v);
+    fn insert(&mut self, s: usize, k: u64, v: &[u8]) -> i32 {
+        let key = self.entries.push(&String::from_utf8_lossy(v));
         self.slot_values[s] = k;
         self.slot_keys[s] = key;
         let short = self.entries.distinct as usize - self.long.len();
@@ -176,12 +183,12 @@ impl Builder {
 
     #[cold]
     #[inline(never)]
-    fn long(&mut self, v: &str) -> i32 {
-        match self.long.get(v.as_bytes()) {
+    fn long(&mut self, v: &[u8]) -> i32 {
+        match self.long.get(v) {
             Some(&key) => key,
             None => {
-                let key = self.entries.push(v);
-                self.long.insert(v.as_bytes().into(), key);
+                let key = self.entries.push(&String::from_utf8_lossy(v));
+                self.long.insert(v.into(), key);
                 key
             }
         }
