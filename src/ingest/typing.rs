@@ -84,25 +84,6 @@ impl Builder {
         }
     }
 
-    fn append_null(&mut self) {
-        match self {
-            Builder::Str(b) => b.append_null(),
-            Builder::Code(b) => b.append_null(),
-            Builder::Runs(b) => b.append_null(),
-            Builder::Date(b) => b.append_null(),
-        }
-    }
-
-    /// A checked value: its text, or for a date column its day number.
-    fn append<'s>(&mut self, text: impl FnOnce() -> &'s str, date: i32) {
-        match self {
-            Builder::Str(b) => b.append_value(text()),
-            Builder::Code(b) => b.append_value(text()),
-            Builder::Runs(b) => b.append_value(text()),
-            Builder::Date(b) => b.append_value(date),
-        }
-    }
-
     fn finish(self) -> ArrayRef {
         match self {
             Builder::Str(mut b) => Arc::new(b.finish()),
@@ -112,6 +93,10 @@ impl Builder {
         }
     }
 }
+
+/// Rows checked before their accepted ones are appended, column by column: a block's records
+/// (about 100 KB of field ranges for activity) stay in the core's cache between the two passes.
+const BLOCK_ROWS: usize = 2048;
 
 pub struct Stats {
     pub read: u64,
@@ -281,8 +266,7 @@ impl<'a> Typer<'a> {
             .map(|ci| Builder::for_column(self.def, ci, n))
             .collect();
         let mut vat = (self.def.derives_vat()).then(|| StringBuilder::with_capacity(n, n * 12));
-        // A row's fields by column (an absent optional column: the empty range, NULL), and its dates.
-        let mut ranges: Vec<(usize, usize)> = vec![(0, 0); ncols];
+        // A row's dates, by column.
         let mut dates: Vec<i32> = vec![0; ncols];
         let positions = &self.binding.positions;
         let nullable: Vec<bool> = self.def.columns.iter().map(|c| c.nullable).collect();
@@ -293,87 +277,132 @@ impl<'a> Typer<'a> {
             .iter()
             .map(|c| text.is_some() && matches!(c.ty, ColType::Code | ColType::Text))
             .collect();
-        for r in range {
-            self.stats.read += 1;
-            let line = recs.line(r);
-            let fields = recs.fields(r);
-            if fields.len() != self.binding.width {
-                let reason = format!(
-                    "the row has {} fields, the header has {}",
-                    fields.len(),
-                    self.binding.width
-                );
-                self.reject(line, reason, buf, fields);
-                continue;
-            }
-            let mut orphan = false;
-            let mut key = 0;
-            let mut failed = None;
-            for ci in 0..ncols {
-                let (a, b) = positions[ci]
-                    .and_then(|p| fields.get(p).copied())
-                    .unwrap_or((0, 0));
-                ranges[ci] = (a, b);
-                if a == b {
-                    if !nullable[ci] {
-                        failed = Some(format!(
-                            "column {}: value missing",
-                            self.def.columns[ci].header
-                        ));
-                        break;
-                    }
-                    continue;
-                }
-                if plain[ci] {
-                    continue;
-                }
-                match self.check(ci, &buf[a..b], text.is_some(), owners, &mut dates[ci]) {
-                    Ok((k, o)) => {
-                        orphan |= o;
-                        if ci == 0 {
-                            key = k;
-                        }
-                    }
-                    Err(reason) => {
-                        failed = Some(reason);
-                        break;
-                    }
-                }
-            }
-            if let Some(reason) = failed {
-                self.reject(line, reason, buf, fields);
-                continue;
-            }
-            if self.def.unique_key {
-                // Column 0 is the checked, non-null key.
-                if !own.as_mut().is_none_or(|own| own.insert(key)) {
+        // Rows are checked a block at a time, then the block's accepted rows appended column by
+        // column (one builder at a time: no dispatch a value, and its records still in cache).
+        let mut accepted: Vec<usize> = Vec::with_capacity(BLOCK_ROWS);
+        let mut block_dates: Vec<Vec<i32>> = vec![Vec::new(); ncols];
+        let is_date: Vec<bool> = (0..ncols)
+            .map(|ci| matches!(kind(self.def, ci), Kind::Date))
+            .collect();
+        let mut from = range.start;
+        while from < range.end {
+            let to = (from + BLOCK_ROWS).min(range.end);
+            accepted.clear();
+            block_dates.iter_mut().for_each(Vec::clear);
+            for r in from..to {
+                self.stats.read += 1;
+                let line = recs.line(r);
+                let fields = recs.fields(r);
+                if fields.len() != self.binding.width {
                     let reason = format!(
-                        "column {}: duplicate key {} (the first row with this key is kept)",
-                        self.def.columns[0].header,
-                        number::display(key)
+                        "the row has {} fields, the header has {}",
+                        fields.len(),
+                        self.binding.width
                     );
                     self.reject(line, reason, buf, fields);
                     continue;
                 }
-                if let Some(vat) = vat.as_mut() {
-                    vat.append_value(number::vat_number(key));
+                let mut orphan = false;
+                let mut key = 0;
+                let mut failed = None;
+                for ci in 0..ncols {
+                    let (a, b) = positions[ci]
+                        .and_then(|p| fields.get(p).copied())
+                        .unwrap_or((0, 0));
+                    if a == b {
+                        if !nullable[ci] {
+                            failed = Some(format!(
+                                "column {}: value missing",
+                                self.def.columns[ci].header
+                            ));
+                            break;
+                        }
+                        continue;
+                    }
+                    if plain[ci] {
+                        continue;
+                    }
+                    match self.check(ci, &buf[a..b], text.is_some(), owners, &mut dates[ci]) {
+                        Ok((k, o)) => {
+                            orphan |= o;
+                            if ci == 0 {
+                                key = k;
+                            }
+                        }
+                        Err(reason) => {
+                            failed = Some(reason);
+                            break;
+                        }
+                    }
+                }
+                if let Some(reason) = failed {
+                    self.reject(line, reason, buf, fields);
+                    continue;
+                }
+                if self.def.unique_key {
+                    // Column 0 is the checked, non-null key.
+                    if !own.as_mut().is_none_or(|own| own.insert(key)) {
+                        let reason = format!(
+                            "column {}: duplicate key {} (the first row with this key is kept)",
+                            self.def.columns[0].header,
+                            number::display(key)
+                        );
+                        self.reject(line, reason, buf, fields);
+                        continue;
+                    }
+                    if let Some(vat) = vat.as_mut() {
+                        vat.append_value(number::vat_number(key));
+                    }
+                }
+                self.stats.orphans += orphan as u64;
+                self.stats.written += 1;
+                accepted.push(r);
+                for (ci, d) in block_dates.iter_mut().enumerate() {
+                    if is_date[ci] {
+                        // A NULL date's day is not read.
+                        d.push(dates[ci]);
+                    }
                 }
             }
-            self.stats.orphans += orphan as u64;
-            self.stats.written += 1;
             for (ci, b) in builders.iter_mut().enumerate() {
-                let (a, e) = ranges[ci];
                 // Checked above: the buffer as a whole, or this field on its own.
-                let s = || match text.and_then(|t| t.get(a..e)) {
-                    Some(s) => s,
-                    None => std::str::from_utf8(&buf[a..e]).unwrap_or_default(),
+                let field = |r: usize| -> Option<&str> {
+                    let (a, e) = positions[ci]
+                        .and_then(|p| recs.fields(r).get(p).copied())
+                        .unwrap_or((0, 0));
+                    if a == e {
+                        return None;
+                    }
+                    Some(match text.and_then(|t| t.get(a..e)) {
+                        Some(s) => s,
+                        None => std::str::from_utf8(&buf[a..e]).unwrap_or_default(),
+                    })
                 };
-                if a == e {
-                    b.append_null();
-                } else {
-                    b.append(s, dates[ci]);
+                let rows = accepted.iter().map(|&r| field(r));
+                match b {
+                    Builder::Str(b) => rows.for_each(|v| match v {
+                        Some(v) => b.append_value(v),
+                        None => b.append_null(),
+                    }),
+                    Builder::Code(b) => rows.for_each(|v| match v {
+                        Some(v) => b.append_value(v),
+                        None => b.append_null(),
+                    }),
+                    Builder::Runs(b) => rows.for_each(|v| match v {
+                        Some(v) => b.append_value(v),
+                        None => b.append_null(),
+                    }),
+                    Builder::Date(b) => {
+                        for (v, &d) in rows.zip(&block_dates[ci]) {
+                            match v {
+                                Some(_) => b.append_value(d),
+                                None => b.append_null(),
+                            }
+                        }
+                    }
                 }
             }
+            from = to;
         }
         let mut cols: Vec<ArrayRef> = builders.into_iter().map(Builder::finish).collect();
         if let Some(mut vat) = vat {
@@ -392,6 +421,85 @@ mod tests {
     use super::*;
     use crate::kbo::records::Tokenizer;
     use duckdb::arrow::array::{Array, AsArray};
+
+    /// Over several blocks of rows, rejected rows anywhere: the written rows keep their order and
+    /// values in every column (NULLs included), the rejects their lines.
+    #[test]
+    fn blocks_of_rows_keep_order_values_and_rejects() {
+        let def = TableDef::by_name("activity").unwrap_or_else(|| unreachable!());
+        let mut input = String::from(
+            "\"EntityNumber\",\"ActivityGroup\",\"NaceVersion\",\"NaceCode\",\"Classification\"\n",
+        );
+        let rows = 3 * BLOCK_ROWS + 17;
+        let mut expected = Vec::new();
+        let mut bad_lines = Vec::new();
+        for i in 0..rows {
+            let line = i as u64 + 2;
+            let code = format!("{:05}", i % 1000);
+            let class = if i % 5 == 0 { "" } else { "MAIN" };
+            if i % 7 == 3 {
+                // A bad check digit.
+                input.push_str(&format!(
+                    "\"0200.065.766\",\"001\",\"2008\",\"{code}\",\"MAIN\"\n"
+                ));
+                bad_lines.push(line);
+            } else if i % 11 == 4 {
+                // A short row.
+                input.push_str("\"0200.065.765\",\"001\"\n");
+                bad_lines.push(line);
+            } else {
+                input.push_str(&format!(
+                    "\"0200.065.765\",\"001\",\"2008\",\"{code}\",{class}\n"
+                ));
+                expected.push((code, (!class.is_empty()).then(|| class.to_string())));
+            }
+        }
+        let mut buf = input.into_bytes();
+        let mut recs = Records::default();
+        let used = Tokenizer::default().tokenize(&mut buf, true, &mut recs);
+        let header = recs.texts(0, &buf);
+        let refs: Vec<&str> = header.iter().map(String::as_str).collect();
+        let binding = kbo::bind(def.columns, &refs).unwrap_or_else(|c| panic!("{c}"));
+        let text = std::str::from_utf8(&buf[..used]).ok();
+        let mut typer = Typer::new(def, &binding, "activity.csv", 147);
+        let batch = typer
+            .type_records(
+                &buf,
+                text,
+                &recs,
+                1..recs.len(),
+                &KeySet::new(),
+                &mut None,
+                batch_schema(def),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let strings = |c: usize| -> Vec<Option<String>> {
+            let a = duckdb::arrow::compute::cast(batch.column(c), &DataType::Utf8)
+                .unwrap_or_else(|e| panic!("{e}"));
+            a.as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect()
+        };
+        let got: Vec<(String, Option<String>)> = strings(3)
+            .into_iter()
+            .zip(strings(4))
+            .map(|(c, k)| (c.unwrap_or_default(), k))
+            .collect();
+        assert_eq!(got, expected);
+        assert!(strings(0)
+            .iter()
+            .all(|e| e.as_deref() == Some("0200.065.765")));
+        let (stats, rejects) = typer.finish();
+        assert_eq!(
+            (stats.read, stats.written),
+            (rows as u64, expected.len() as u64)
+        );
+        assert_eq!(
+            rejects.iter().map(|r| r.line).collect::<Vec<_>>(),
+            bad_lines
+        );
+    }
 
     /// Rejects come in row order, each with its row's first failing column as the reason, with
     /// or without the whole-buffer UTF-8 check; written rows, orphans and duplicates counted.
