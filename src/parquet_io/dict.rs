@@ -241,12 +241,18 @@ impl RunBuilder {
 
     #[inline]
     pub fn append_value(&mut self, v: &str) {
+        self.append_bytes(v.as_bytes());
+    }
+
+    /// A value given as its bytes (valid UTF-8): made text only when a new run starts.
+    #[inline]
+    pub fn append_bytes(&mut self, v: &[u8]) {
         let values = self.entries.values.values_slice();
         let key = match self.last {
-            Some((at, key)) if same(&values[at..], v.as_bytes()) => key,
+            Some((at, key)) if same(&values[at..], v) => key,
             _ => {
                 let at = values.len();
-                let key = self.entries.push(v);
+                let key = self.entries.push(&String::from_utf8_lossy(v));
                 self.last = Some((at, key));
                 key
             }
