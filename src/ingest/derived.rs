@@ -443,22 +443,12 @@ mod tests {
                 cols.push(Arc::new(values.collect::<StringArray>()));
             } else if c == 0 {
                 let mut b = d::RunBuilder::with_capacity(rows.len());
-                for v in values {
-                    match v {
-                        Some(v) => b.append_value(v),
-                        None => b.append_null(),
-                    }
-                }
+                values.for_each(|v| b.append_option(v.map(str::as_bytes)));
                 fields.push(d::runs_field(name, true));
                 cols.push(Arc::new(b.finish()));
             } else {
                 let mut b = d::Builder::with_capacity(rows.len());
-                for v in values {
-                    match v {
-                        Some(v) => b.append_value(v),
-                        None => b.append_null(),
-                    }
-                }
+                values.for_each(|v| b.append_option(v.map(str::as_bytes)));
                 fields.push(d::field(name, true));
                 cols.push(Arc::new(b.finish()));
             }

@@ -394,14 +394,12 @@ impl<'a> Typer<'a> {
                         Some(v) => b.append_value(text_of(v)),
                         None => b.append_null(),
                     }),
-                    Builder::Code(b) => rows.for_each(|v| match v {
-                        Some((a, e)) => b.append_bytes(&buf[a..e]),
-                        None => b.append_null(),
-                    }),
-                    Builder::Runs(b) => rows.for_each(|v| match v {
-                        Some((a, e)) => b.append_bytes(&buf[a..e]),
-                        None => b.append_null(),
-                    }),
+                    Builder::Code(b) => {
+                        rows.for_each(|v| b.append_option(v.map(|(a, e)| &buf[a..e])))
+                    }
+                    Builder::Runs(b) => {
+                        rows.for_each(|v| b.append_option(v.map(|(a, e)| &buf[a..e])))
+                    }
                     Builder::Date(b) => {
                         for (v, &d) in rows.zip(&block_dates[ci]) {
                             match v {
@@ -431,6 +429,31 @@ mod tests {
     use super::*;
     use crate::kbo::records::Tokenizer;
     use duckdb::arrow::array::{Array, AsArray};
+
+    /// `input` tokenized in place, its columns bound by its header: (buffer, records, bytes the
+    /// records use, binding).
+    fn tokenized(def: &TableDef, mut buf: Vec<u8>) -> (Vec<u8>, Records, usize, Binding) {
+        let mut recs = Records::default();
+        let used = Tokenizer::default().tokenize(&mut buf, true, &mut recs);
+        let header = recs.texts(0, &buf);
+        let refs: Vec<&str> = header.iter().map(String::as_str).collect();
+        let binding = kbo::bind(def.columns, &refs).unwrap_or_else(|c| panic!("{c}"));
+        (buf, recs, used, binding)
+    }
+
+    /// Every data record of `recs` typed into one batch.
+    fn typed(
+        typer: &mut Typer,
+        (buf, recs): (&[u8], &Records),
+        text: Option<&str>,
+        owners: &KeySet,
+        own: &mut Option<KeySet>,
+    ) -> RecordBatch {
+        let schema = batch_schema(typer.def);
+        typer
+            .type_records(buf, text, recs, 1..recs.len(), owners, own, schema)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
 
     /// Over several blocks of rows, rejected rows anywhere: the written rows keep their order and
     /// values in every column (NULLs included), the rejects their lines; only written rows count
@@ -471,26 +494,11 @@ mod tests {
                 expected.push((code, (!class.is_empty()).then(|| class.to_string())));
             }
         }
-        let mut buf = input;
-        let mut recs = Records::default();
-        let used = Tokenizer::default().tokenize(&mut buf, true, &mut recs);
-        let header = recs.texts(0, &buf);
-        let refs: Vec<&str> = header.iter().map(String::as_str).collect();
-        let binding = kbo::bind(def.columns, &refs).unwrap_or_else(|c| panic!("{c}"));
+        let (buf, recs, used, binding) = tokenized(def, input);
         let text = std::str::from_utf8(&buf[..used]).ok();
         assert!(text.is_none(), "each field checked on its own");
         let mut typer = Typer::new(def, &binding, "activity.csv", 147);
-        let batch = typer
-            .type_records(
-                &buf,
-                text,
-                &recs,
-                1..recs.len(),
-                &KeySet::new(),
-                &mut None,
-                batch_schema(def),
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+        let batch = typed(&mut typer, (&buf, &recs), text, &KeySet::new(), &mut None);
         let strings = |c: usize| -> Vec<Option<String>> {
             let a = duckdb::arrow::compute::cast(batch.column(c), &DataType::Utf8)
                 .unwrap_or_else(|e| panic!("{e}"));
@@ -535,28 +543,13 @@ mod tests {
             \"2.000.000.735\",31-02-2020,\"0200.065.766\"\n\
             \"2.000.000.834\",02-03-2001,\"0403.170.701\"\n\
             \"\",01-02-1995,\"0200.065.765\"\n";
-        let mut buf = input.as_bytes().to_vec();
-        let mut recs = Records::default();
-        let used = Tokenizer::default().tokenize(&mut buf, true, &mut recs);
-        let header = recs.texts(0, &buf);
-        let refs: Vec<&str> = header.iter().map(String::as_str).collect();
-        let binding = kbo::bind(def.columns, &refs).unwrap_or_else(|c| panic!("{c}"));
+        let (buf, recs, used, binding) = tokenized(def, input.as_bytes().to_vec());
         let mut owners = KeySet::new();
         owners.insert(number::parse(b"0200.065.765", None).unwrap_or_default());
         for text in [std::str::from_utf8(&buf[..used]).ok(), None] {
             let mut typer = Typer::new(def, &binding, "establishment.csv", 147);
             let mut own = Some(KeySet::new());
-            let batch = typer
-                .type_records(
-                    &buf,
-                    text,
-                    &recs,
-                    1..recs.len(),
-                    &owners,
-                    &mut own,
-                    batch_schema(def),
-                )
-                .unwrap_or_else(|e| panic!("{e}"));
+            let batch = typed(&mut typer, (&buf, &recs), text, &owners, &mut own);
             let numbers: Vec<&str> = batch
                 .column(0)
                 .as_string::<i32>()

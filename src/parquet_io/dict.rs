@@ -130,6 +130,15 @@ impl Builder {
         self.entries.null();
     }
 
+    /// A value's bytes (valid UTF-8), or NULL.
+    #[inline]
+    pub fn append_option(&mut self, v: Option<&[u8]>) {
+        match v {
+            Some(v) => self.append_bytes(v),
+            None => self.append_null(),
+        }
+    }
+
     #[inline]
     pub fn append_value(&mut self, v: &str) {
         self.append_bytes(v.as_bytes());
@@ -237,6 +246,15 @@ impl RunBuilder {
 
     pub fn append_null(&mut self) {
         self.entries.null();
+    }
+
+    /// A value's bytes (valid UTF-8), or NULL.
+    #[inline]
+    pub fn append_option(&mut self, v: Option<&[u8]>) {
+        match v {
+            Some(v) => self.append_bytes(v),
+            None => self.append_null(),
+        }
     }
 
     #[inline]
@@ -780,15 +798,9 @@ mod tests {
             let (mut a, mut b) = (Builder::with_capacity(1), Builder::with_capacity(1));
             let mut c = RunBuilder::with_capacity(1);
             for (x, y, z) in chunk {
-                match x {
-                    Some(x) => a.append_value(x),
-                    None => a.append_null(),
-                }
+                a.append_option(x.as_deref().map(str::as_bytes));
                 b.append_value(y);
-                match z {
-                    Some(z) => c.append_value(z),
-                    None => c.append_null(),
-                }
+                c.append_option(z.as_deref().map(str::as_bytes));
             }
             let cols: Vec<duckdb::arrow::array::ArrayRef> = vec![
                 Arc::new(a.finish()),
@@ -918,10 +930,7 @@ mod tests {
         fn builder_keeps_every_value(vals in prop::collection::vec(prop::option::of("[A-C0-9]{0,9}"), 0..300)) {
             let mut b = Builder::with_capacity(4);
             for v in &vals {
-                match v {
-                    Some(v) => b.append_value(v),
-                    None => b.append_null(),
-                }
+                b.append_option(v.as_deref().map(str::as_bytes));
             }
             let a = b.finish();
             let values = a.values().as_string::<i32>();
