@@ -11,7 +11,7 @@ files into a .duckdb file, (b) Polars' CSV→Parquet (zstd). Each command runs i
 wall time and peak RSS come from wait4(). With --runs N the commands run in N rounds, one after
 the other in each round, and the best of each is kept; the table gives ratios of the bests, and the
 ratios within each round follow it.
-Needs the release binary (cargo build --release) and installs duckdb and polars with pip.
+Needs the release binary (cargo build --release) and installs duckdb 2.0.1 and polars 2.1.0 with pip.
 """
 import argparse, os, shutil, subprocess, sys, time, zipfile
 
@@ -57,7 +57,9 @@ def main():
     ap.add_argument("--runs", type=int, default=1, help="rounds of the timed commands, keep the best")
     ap.add_argument("--no-tables", action="store_true", help="leave out bce run --storage tables")
     a = ap.parse_args()
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "duckdb", "polars"],
+    # Pinned: the versions BENCHMARKS.md reports; a newer baseline moves the ratios by itself.
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                    "duckdb==2.0.1", "polars==2.1.0"],
                    check=True, env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"})
     if not os.path.exists(BCE):
         sys.exit("build first: cargo build --release")
