@@ -270,6 +270,10 @@ impl<'a> Typer<'a> {
             .iter()
             .map(|c| text.is_some() && matches!(c.ty, ColType::Code | ColType::Text))
             .collect();
+        // The columns a row's check has anything to do for (activity: its entity number only).
+        let to_check: Vec<usize> = (0..ncols)
+            .filter(|&ci| !(plain[ci] && nullable[ci]))
+            .collect();
         // Rows are checked a block at a time, then the block's accepted rows appended column by
         // column (one builder at a time: no dispatch a value, and its records still in cache).
         let mut accepted: Vec<usize> = Vec::with_capacity(BLOCK_ROWS);
@@ -303,7 +307,7 @@ impl<'a> Typer<'a> {
                 let owned_before = owned.len();
                 let mut key = 0;
                 let mut failed = None;
-                for ci in 0..ncols {
+                for &ci in &to_check {
                     let (a, b) = positions[ci]
                         .and_then(|p| fields.get(p).copied())
                         .unwrap_or((0, 0));
