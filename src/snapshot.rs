@@ -5,7 +5,7 @@
 
 use crate::kbo::activity::{Dense, Distinct, MainActivity, Sorted};
 use crate::kbo::number;
-use crate::parquet_io::dict;
+use crate::parquet_io::dict::{self, Append as _};
 use crate::parquet_io::parallel::{ParallelWriter, RawRowGroup};
 use crate::parquet_io::read::{self as pq, Opened};
 use duckdb::arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};

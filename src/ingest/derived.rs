@@ -418,7 +418,7 @@ pub fn updated(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parquet_io::dict as d;
+    use crate::parquet_io::dict::{self as d, Append as _};
     use duckdb::arrow::array::ArrayRef;
     use duckdb::arrow::datatypes::{DataType, Field, Schema};
     use proptest::prelude::*;

@@ -6,7 +6,7 @@ use super::rejects::{raw_text, Reject};
 use crate::kbo::number::{EntityKind, NumberError};
 use crate::kbo::records::Records;
 use crate::kbo::{self, number, Binding, ColType, TableDef};
-use crate::parquet_io::dict;
+use crate::parquet_io::dict::{self, Append as _};
 use duckdb::arrow::array::{ArrayRef, Date32Builder, StringBuilder};
 use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use duckdb::arrow::error::ArrowError;
@@ -304,6 +304,9 @@ impl<'a> Typer<'a> {
                     self.reject(line, reason, buf, fields);
                     continue;
                 }
+                // Every reject below this point gives back the row's owner numbers (truncate), so
+                // only written rows count as orphans. (One labeled block with a single reject
+                // site read better but cost 2–3 % of activity typing: measured, not kept.)
                 let owned_before = owned.len();
                 let mut key = 0;
                 let mut failed = None;
@@ -392,18 +395,15 @@ impl<'a> Typer<'a> {
                         None => std::str::from_utf8(&buf[a..e]).unwrap_or_default(),
                     }
                 };
+                let bytes = |v: Option<(usize, usize)>| v.map(|(a, e)| &buf[a..e]);
                 let rows = accepted.iter().map(|&r| span(r));
                 match b {
                     Builder::Str(b) => rows.for_each(|v| match v {
                         Some(v) => b.append_value(text_of(v)),
                         None => b.append_null(),
                     }),
-                    Builder::Code(b) => {
-                        rows.for_each(|v| b.append_option(v.map(|(a, e)| &buf[a..e])))
-                    }
-                    Builder::Runs(b) => {
-                        rows.for_each(|v| b.append_option(v.map(|(a, e)| &buf[a..e])))
-                    }
+                    Builder::Code(b) => rows.for_each(|v| b.append_option(bytes(v))),
+                    Builder::Runs(b) => rows.for_each(|v| b.append_option(bytes(v))),
                     Builder::Date(b) => {
                         for (v, &d) in rows.zip(&block_dates[ci]) {
                             match v {

@@ -77,6 +77,65 @@ impl Entries {
     }
 }
 
+/// What both dictionary builders take: a value as its bytes (valid UTF-8), or NULL.
+pub trait Append {
+    fn append_bytes(&mut self, v: &[u8]);
+    fn append_null(&mut self);
+
+    /// A value's bytes, or NULL.
+    #[inline]
+    fn append_option(&mut self, v: Option<&[u8]>) {
+        match v {
+            Some(v) => self.append_bytes(v),
+            None => self.append_null(),
+        }
+    }
+}
+
+impl Append for Builder {
+    /// A value given as its bytes (valid UTF-8, as a [`crate::kbo::activity::Code`]'s are): they
+    /// are made text only when the value is new.
+    #[inline]
+    fn append_bytes(&mut self, v: &[u8]) {
+        let key = match pack(v) {
+            Some(k) if k == self.last.0 => self.last.1,
+            Some(k) => {
+                let key = self.short(k, v);
+                self.last = (k, key);
+                key
+            }
+            None => self.long(v),
+        };
+        self.entries.key(key);
+    }
+
+    fn append_null(&mut self) {
+        self.entries.null();
+    }
+}
+
+impl Append for RunBuilder {
+    /// A value given as its bytes (valid UTF-8): made text only when a new run starts.
+    #[inline]
+    fn append_bytes(&mut self, v: &[u8]) {
+        let values = self.entries.values.values_slice();
+        let key = match self.last {
+            Some((at, key)) if same(&values[at..], v) => key,
+            _ => {
+                let at = values.len();
+                let key = self.entries.push(&String::from_utf8_lossy(v));
+                self.last = Some((at, key));
+                key
+            }
+        };
+        self.entries.key(key);
+    }
+
+    fn append_null(&mut self) {
+        self.entries.null();
+    }
+}
+
 /// Builds a `Dictionary(Int32, Utf8)` array, values in first-seen order. Values of up to 7 bytes
 /// (every KBO code) are looked up in an open-addressing table on their packed bytes; longer ones
 /// in a `HashMap`.
@@ -124,40 +183,6 @@ impl Builder {
             // No packed value has a top byte above 7.
             last: (u64::MAX, 0),
         }
-    }
-
-    pub fn append_null(&mut self) {
-        self.entries.null();
-    }
-
-    /// A value's bytes (valid UTF-8), or NULL.
-    #[inline]
-    pub fn append_option(&mut self, v: Option<&[u8]>) {
-        match v {
-            Some(v) => self.append_bytes(v),
-            None => self.append_null(),
-        }
-    }
-
-    #[inline]
-    pub fn append_value(&mut self, v: &str) {
-        self.append_bytes(v.as_bytes());
-    }
-
-    /// A value given as its bytes (valid UTF-8, as a [`crate::kbo::activity::Code`]'s are): they
-    /// are made text only when the value is new.
-    #[inline]
-    pub fn append_bytes(&mut self, v: &[u8]) {
-        let key = match pack(v) {
-            Some(k) if k == self.last.0 => self.last.1,
-            Some(k) => {
-                let key = self.short(k, v);
-                self.last = (k, key);
-                key
-            }
-            None => self.long(v),
-        };
-        self.entries.key(key);
     }
 
     #[inline]
@@ -242,40 +267,6 @@ impl RunBuilder {
             entries: Entries::new(rows, values),
             last: None,
         }
-    }
-
-    pub fn append_null(&mut self) {
-        self.entries.null();
-    }
-
-    /// A value's bytes (valid UTF-8), or NULL.
-    #[inline]
-    pub fn append_option(&mut self, v: Option<&[u8]>) {
-        match v {
-            Some(v) => self.append_bytes(v),
-            None => self.append_null(),
-        }
-    }
-
-    #[inline]
-    pub fn append_value(&mut self, v: &str) {
-        self.append_bytes(v.as_bytes());
-    }
-
-    /// A value given as its bytes (valid UTF-8): made text only when a new run starts.
-    #[inline]
-    pub fn append_bytes(&mut self, v: &[u8]) {
-        let values = self.entries.values.values_slice();
-        let key = match self.last {
-            Some((at, key)) if same(&values[at..], v) => key,
-            _ => {
-                let at = values.len();
-                let key = self.entries.push(&String::from_utf8_lossy(v));
-                self.last = Some((at, key));
-                key
-            }
-        };
-        self.entries.key(key);
     }
 
     pub fn finish(self) -> DictionaryArray<Int32Type> {
@@ -799,7 +790,7 @@ mod tests {
             let mut c = RunBuilder::with_capacity(1);
             for (x, y, z) in chunk {
                 a.append_option(x.as_deref().map(str::as_bytes));
-                b.append_value(y);
+                b.append_bytes(y.as_bytes());
                 c.append_option(z.as_deref().map(str::as_bytes));
             }
             let cols: Vec<duckdb::arrow::array::ArrayRef> = vec![
